@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+// conaclip: a distributed ConaCLIP distillation trainer.
+// Modules follow the layers of DESIGN.md; each depends only on the layers above it.
+import PackageDescription
+
+let package = Package(
+    name: "conaclip",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "conaclip", targets: ["conaclip"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // Layer 1: native bindings. Only these targets touch C APIs.
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .target(name: "ConaclipNative", dependencies: ["CZeroMQ", "COpenBLAS", "CPNG", "CJPEG"]),
+        // Layer 2: tensor engine.
+        .target(name: "ConaclipTensor", dependencies: ["ConaclipNative"]),
+        // Layer 3: models, checkpoints, tokenizer.
+        .target(name: "ConaclipModels", dependencies: ["ConaclipTensor", "Yams"]),
+        // Layer 4: distillation losses, optimiser, training step.
+        .target(name: "ConaclipDistill", dependencies: ["ConaclipModels"]),
+        // Layer 5: datasets, image preprocessing, sampler, teacher cache.
+        .target(name: "ConaclipData", dependencies: ["ConaclipDistill"]),
+        // Layer 6: the distributed coordinator and workers.
+        .target(name: "ConaclipCluster", dependencies: ["ConaclipData", .product(name: "Logging", package: "swift-log")]),
+        // Layer 7: the command line.
+        .executableTarget(name: "conaclip", dependencies: [
+            "ConaclipCluster",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ConaclipNativeTests", dependencies: ["ConaclipNative"]),
+        .testTarget(name: "ConaclipTensorTests", dependencies: ["ConaclipTensor"]),
+        .testTarget(name: "ConaclipModelsTests", dependencies: ["ConaclipModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConaclipDataTests", dependencies: ["ConaclipData"]),
+        .testTarget(name: "ConaclipCLITests", dependencies: ["ConaclipModels"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

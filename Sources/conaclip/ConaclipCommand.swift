@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `conaclip` command: distils a large CLIP into a small one with ConaCLIP.
+struct ConaclipCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conaclip",
+        abstract: "Distil a large CLIP-style dual encoder into a small one with ConaCLIP.",
+        subcommands: [
+            DoctorCommand.self,
+        ]
+    )
+}
