@@ -40,6 +40,7 @@ let package = Package(
         .testTarget(name: "ConaclipNativeTests", dependencies: ["ConaclipNative"]),
         .testTarget(name: "ConaclipTensorTests", dependencies: ["ConaclipTensor"]),
         .testTarget(name: "ConaclipModelsTests", dependencies: ["ConaclipModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConaclipDistillTests", dependencies: ["ConaclipDistill"]),
         .testTarget(name: "ConaclipDataTests", dependencies: ["ConaclipData"]),
         .testTarget(name: "ConaclipCLITests", dependencies: ["ConaclipModels"]),
     ],
