@@ -1,3 +1,5 @@
+import ConaclipNative
+
 /// Shape of one multi-head scaled-dot-product attention call.
 ///
 /// `q`, `k`, `v` are `[batch, seq, heads * headDim]` views with row stride
@@ -38,7 +40,31 @@ public enum Attention {
         probabilities: UnsafeMutablePointer<Float>,
         out: UnsafeMutablePointer<Float>
     ) {
-        preconditionFailure("Attention.forward: not implemented")
+        let seq = shape.seq, hd = shape.headDim, width = shape.width, stride = shape.stride
+        precondition(stride >= width, "Attention: row stride \(stride) is smaller than the width \(width)")
+        if seq == 0 || shape.batch == 0 || shape.heads == 0 { return }
+        let scale = 1 / Float(hd).squareRoot()
+        for b in 0..<shape.batch {
+            let rowBase = b * seq * stride
+            for h in 0..<shape.heads {
+                let p = probabilities + (b * shape.heads + h) * seq * seq
+                let qh = q + rowBase + h * hd, kh = k + rowBase + h * hd, vh = v + rowBase + h * hd
+                // Scores S = q_h k_h^T * scale straight into the probability slice.
+                BLAS.gemm(transA: false, transB: true, m: seq, n: seq, k: hd, alpha: scale,
+                          a: qh, lda: stride, b: kh, ldb: stride, beta: 0, c: p, ldc: seq)
+                // P = softmax(S) row by row; causal rows only see 0...t.
+                for t in 0..<seq {
+                    let row = p + t * seq
+                    let valid = shape.causal ? t + 1 : seq
+                    Softmax.row(x: row, y: row, count: valid)
+                    if valid < seq { (row + valid).update(repeating: 0, count: seq - valid) }
+                }
+                // out_h = P v_h, written with the dense row stride `width`.
+                BLAS.gemm(transA: false, transB: false, m: seq, n: hd, k: seq,
+                          a: p, lda: seq, b: vh, ldb: stride, beta: 0,
+                          c: out + b * seq * width + h * hd, ldc: width)
+            }
+        }
     }
 
     /// Backward of `forward`: writes (overwrites) `dq`, `dk`, `dv`, laid out
@@ -51,6 +77,35 @@ public enum Attention {
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        preconditionFailure("Attention.backward: not implemented")
+        let seq = shape.seq, hd = shape.headDim, width = shape.width, stride = shape.stride
+        precondition(stride >= width, "Attention: row stride \(stride) is smaller than the width \(width)")
+        if seq == 0 || shape.batch == 0 || shape.heads == 0 { return }
+        let scale = 1 / Float(hd).squareRoot()
+        for b in 0..<shape.batch {
+            let rowBase = b * seq * stride
+            for h in 0..<shape.heads {
+                let p = probabilities + (b * shape.heads + h) * seq * seq
+                let offset = rowBase + h * hd
+                let dOutH = dOut + b * seq * width + h * hd
+                // dV_h = P^T dOut_h.
+                BLAS.gemm(transA: true, transB: false, m: seq, n: hd, k: seq,
+                          a: p, lda: seq, b: dOutH, ldb: width, beta: 0, c: dv + offset, ldc: stride)
+                // dP = dOut_h v_h^T into scratch.
+                BLAS.gemm(transA: false, transB: true, m: seq, n: seq, k: hd,
+                          a: dOutH, lda: width, b: v + offset, ldb: stride, beta: 0, c: scratch, ldc: seq)
+                // dS = softmax backward of dP, in place; masked entries get 0.
+                for t in 0..<seq {
+                    let row = scratch + t * seq
+                    let valid = shape.causal ? t + 1 : seq
+                    Softmax.rowBackward(dy: row, y: p + t * seq, dx: row, count: valid)
+                    if valid < seq { (row + valid).update(repeating: 0, count: seq - valid) }
+                }
+                // dQ_h = dS k_h * scale, dK_h = dS^T q_h * scale.
+                BLAS.gemm(transA: false, transB: false, m: seq, n: hd, k: seq, alpha: scale,
+                          a: scratch, lda: seq, b: k + offset, ldb: stride, beta: 0, c: dq + offset, ldc: stride)
+                BLAS.gemm(transA: true, transB: false, m: seq, n: hd, k: seq, alpha: scale,
+                          a: scratch, lda: seq, b: q + offset, ldb: stride, beta: 0, c: dk + offset, ldc: stride)
+            }
+        }
     }
 }

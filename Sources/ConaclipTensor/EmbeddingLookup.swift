@@ -6,7 +6,9 @@ public enum EmbeddingLookup {
         ids: UnsafePointer<Int32>, count: Int, table: UnsafePointer<Float>, dim: Int,
         out: UnsafeMutablePointer<Float>
     ) {
-        preconditionFailure("EmbeddingLookup.forward: not implemented")
+        for i in 0..<count {
+            (out + i * dim).update(from: table + Int(ids[i]) * dim, count: dim)
+        }
     }
 
     /// `dTable[ids[i], :] += dOut[i, :]`.
@@ -14,6 +16,9 @@ public enum EmbeddingLookup {
         dOut: UnsafePointer<Float>, ids: UnsafePointer<Int32>, count: Int, dim: Int,
         dTable: UnsafeMutablePointer<Float>
     ) {
-        preconditionFailure("EmbeddingLookup.backward: not implemented")
+        // In id order, so repeated ids accumulate in a fixed order.
+        for i in 0..<count {
+            Vectorized.add(dOut + i * dim, into: dTable + Int(ids[i]) * dim, dim)
+        }
     }
 }

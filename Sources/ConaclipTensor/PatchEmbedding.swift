@@ -10,6 +10,24 @@ public enum PatchEmbedding {
         images: UnsafePointer<Float>, batch: Int, channels: Int, size: Int, patch: Int,
         out: UnsafeMutablePointer<Float>
     ) {
-        preconditionFailure("PatchEmbedding.im2col: not implemented")
+        precondition(patch > 0 && size % patch == 0, "PatchEmbedding: size \(size) is not a multiple of patch \(patch)")
+        let grid = size / patch
+        let rowLength = channels * patch * patch
+        for b in 0..<batch {
+            let image = images + b * channels * size * size
+            for gy in 0..<grid {
+                for gx in 0..<grid {
+                    var dst = out + ((b * grid + gy) * grid + gx) * rowLength
+                    for c in 0..<channels {
+                        var src = image + (c * size + gy * patch) * size + gx * patch
+                        for _ in 0..<patch {
+                            dst.update(from: src, count: patch)
+                            dst += patch
+                            src += size
+                        }
+                    }
+                }
+            }
+        }
     }
 }
