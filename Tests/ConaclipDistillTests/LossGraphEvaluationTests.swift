@@ -86,15 +86,32 @@ import Testing
         }
     }
 
-    @Test func teachersGetNoGradientAndTeacherOnlyChangesMoveTheLoss() throws {
-        // A term whose only student dependence is through X: intra-ts sd's
-        // second edge involves Y; check that perturbing a teacher changes
-        // the value (teachers are inputs) while gradients stay finite.
+    @Test func valuesDependOnlyOnTheNormalisedRows() throws {
+        // Rows are L2-normalised first: rescaling any raw row by a positive
+        // factor (students and teachers alike) leaves every value unchanged,
+        // while moving a teacher row's direction changes the targets.
         let batch = LossBatch(n: 5, d: 4, seed: 21)
-        let graph = try LossGraph(specs: ["intra-ts:sd:1"])
-        let base = try batch.evaluate(graph).total
+        let graph = try LossGraph(specs: EvaluationSpecs.all)
+        let base = try batch.evaluate(graph).values
+        var scaled = batch
+        for k in 0..<(batch.n * batch.d) {
+            let factor = Float(1 + k / batch.d)  // one factor per row
+            scaled.studentImage[k] *= factor
+            scaled.studentText[k] *= 3 * factor
+            scaled.teacherImage[k] *= 0.5 * factor
+            scaled.teacherText[k] *= 2 * factor
+        }
+        for (a, b) in zip(try scaled.evaluate(graph).values, base) {
+            #expect(abs(a - b) <= 1e-5 * max(abs(b), 1e-3))
+        }
         var moved = batch
         moved.teacherImage[0] += 0.5
-        #expect(try moved.evaluate(graph).total != base)
+        #expect(try moved.evaluate(try LossGraph(specs: ["intra-ts:sd:1"])).total
+                != (try batch.evaluate(try LossGraph(specs: ["intra-ts:sd:1"])).total))
     }
+}
+
+/// One term of every defined pair, for tests that need them all at once.
+enum EvaluationSpecs {
+    static let all = definedPairs.map { "\($0.0.rawValue):\($0.1.rawValue):0.2" }
 }
