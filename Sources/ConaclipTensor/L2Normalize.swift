@@ -29,7 +29,7 @@ public enum L2Normalize {
                 yr.update(repeating: 0, count: cols)
             } else {
                 // Division, not a reciprocal: 1/norm overflows for subnormal norms.
-                for j in 0..<cols { yr[j] = xr[j] / norm }
+                Vectorized.map(xr, into: yr, cols) { $0 / norm }
             }
         }
     }
@@ -49,7 +49,7 @@ public enum L2Normalize {
                 continue
             }
             let d = Vectorized.dot(yr, dyr, cols)
-            for j in 0..<cols { dxr[j] = (dyr[j] - yr[j] * d) / norm }
+            Vectorized.map(dyr, yr, into: dxr, cols) { g, v in (g - v * d) / norm }
         }
     }
 }

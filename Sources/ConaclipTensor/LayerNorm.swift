@@ -57,7 +57,7 @@ public enum LayerNorm {
                 Vectorized.store(Vectorized.load(dBeta + j) + dyv, dBeta + j)
                 j &+= 16
             }
-            var sumG = sumGV.sum(), sumGX = sumGXV.sum()
+            var sumG = Vectorized.reduceSum(sumGV), sumGX = Vectorized.reduceSum(sumGXV)
             while j < cols {
                 let d = dyr[j]
                 let xhat = (xr[j] - mu) * rs
@@ -74,6 +74,12 @@ public enum LayerNorm {
                 for j in 0..<cols {
                     let xhat = (xr[j] - mu) * rs
                     dxr[j] += rs * (dyr[j] * gamma[j] - a - xhat * b)
+                }
+            } else if UnsafePointer(dxr) == dyr {
+                // In place: one pointer for dy/dx, so the loop still vectorises.
+                for j in 0..<cols {
+                    let xhat = (xr[j] - mu) * rs
+                    dxr[j] = rs * (dxr[j] * gamma[j] - a - xhat * b)
                 }
             } else {
                 for j in 0..<cols {

@@ -19,7 +19,7 @@ public enum Softmax {
     @inline(__always)
     static func row(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int) {
         let m = Vectorized.max(x, count)
-        for j in 0..<count { y[j] = ElementMath.exp(x[j] - m) }
+        Vectorized.map(x, into: y, count) { ElementMath.exp($0 - m) }
         let inverse = 1 / Vectorized.sum(y, count)
         Vectorized.scale(y, by: inverse, count)
     }
@@ -28,6 +28,6 @@ public enum Softmax {
     @inline(__always)
     static func rowBackward(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
         let d = Vectorized.dot(dy, y, count)
-        for j in 0..<count { dx[j] = y[j] * (dy[j] - d) }
+        Vectorized.map(dy, y, into: dx, count) { g, p in p * (g - d) }
     }
 }

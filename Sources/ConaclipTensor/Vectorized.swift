@@ -1,11 +1,11 @@
-/// Row reductions and loads/stores shared by the kernels, written with
-/// explicit `SIMD16<Float>` accumulators.
+/// Row reductions and elementwise loops shared by the kernels.
 ///
-/// Elementwise loops in the kernels are plain pointer loops that the
-/// optimiser vectorises by itself; reductions are not (float addition is not
-/// associative, so the compiler keeps the scalar order), hence these helpers.
-/// The summation order is fixed by the code, so results are bit-identical from
-/// run to run and from process to process.
+/// Elementwise loops are plain pointer loops that the optimiser vectorises by
+/// itself (see `map` for the in-place case). Float reductions are not
+/// vectorised automatically (addition is not associative, so the compiler
+/// keeps the scalar order), hence the explicit `SIMD16<Float>` accumulators
+/// here. Every summation order is fixed by the code, so results are
+/// bit-identical from run to run, process to process and build to build.
 enum Vectorized {
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
@@ -17,6 +17,40 @@ enum Vectorized {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
     }
 
+    /// Sum of the 16 lanes as a pairwise tree (short dependency chain; the
+    /// order is fixed, so the result is too).
+    @inline(__always)
+    static func reduceSum(_ v: SIMD16<Float>) -> Float {
+        let a = v.lowHalf + v.highHalf
+        let b = a.lowHalf + a.highHalf
+        let c = b.lowHalf + b.highHalf
+        return c[0] + c[1]
+    }
+
+    /// `y[i] = f(x[i])`. `y` may be `x`: then the loop runs over one pointer,
+    /// because with two equal pointers the optimiser's overlap check would
+    /// send every iteration down its scalar path.
+    @inline(__always)
+    static func map(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int,
+                    _ f: (Float) -> Float) {
+        if UnsafePointer(y) == x {
+            for i in 0..<n { y[i] = f(y[i]) }
+        } else {
+            for i in 0..<n { y[i] = f(x[i]) }
+        }
+    }
+
+    /// `out[i] = f(a[i], b[i])`. `out` may be `a` (same reasoning as `map`).
+    @inline(__always)
+    static func map(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                    _ n: Int, _ f: (Float, Float) -> Float) {
+        if UnsafePointer(out) == a {
+            for i in 0..<n { out[i] = f(out[i], b[i]) }
+        } else {
+            for i in 0..<n { out[i] = f(a[i], b[i]) }
+        }
+    }
+
     /// `sum(x[0..<n])`.
     @inline(__always)
     static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -26,7 +60,7 @@ enum Vectorized {
             acc += load(x + i)
             i &+= 16
         }
-        var s = acc.sum()
+        var s = reduceSum(acc)
         while i < n { s += x[i]; i &+= 1 }
         return s
     }
@@ -40,7 +74,7 @@ enum Vectorized {
             acc += load(a + i) * load(b + i)
             i &+= 16
         }
-        var s = acc.sum()
+        var s = reduceSum(acc)
         while i < n { s += a[i] * b[i]; i &+= 1 }
         return s
     }
@@ -56,46 +90,50 @@ enum Vectorized {
             acc += d * d
             i &+= 16
         }
-        var s = acc.sum()
+        var s = reduceSum(acc)
         while i < n { let d = x[i] - center; s += d * d; i &+= 1 }
         return s
     }
 
     /// `max(x[0..<n])` (`-infinity` for `n == 0`). NaNs are skipped.
+    ///
+    /// Eight scalar accumulators rather than a SIMD vector: the optimiser
+    /// turns them into packed `max` instructions, whereas a masked SIMD
+    /// `replace(with:where:)` often comes out as a compare-and-blend chain.
     @inline(__always)
     static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var m: Float = -.infinity
         var i = 0
-        if n >= 16 {
-            var acc = SIMD16<Float>(repeating: -.infinity)
-            while i &+ 16 <= n {
-                let v = load(x + i)
-                acc.replace(with: v, where: v .> acc)
-                i &+= 16
+        if n >= 8 {
+            var a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m
+            while i &+ 8 <= n {
+                let p = x + i
+                a0 = p[0] > a0 ? p[0] : a0
+                a1 = p[1] > a1 ? p[1] : a1
+                a2 = p[2] > a2 ? p[2] : a2
+                a3 = p[3] > a3 ? p[3] : a3
+                a4 = p[4] > a4 ? p[4] : a4
+                a5 = p[5] > a5 ? p[5] : a5
+                a6 = p[6] > a6 ? p[6] : a6
+                a7 = p[7] > a7 ? p[7] : a7
+                i &+= 8
             }
-            m = acc.max()
+            a0 = a4 > a0 ? a4 : a0
+            a1 = a5 > a1 ? a5 : a1
+            a2 = a6 > a2 ? a6 : a2
+            a3 = a7 > a3 ? a7 : a3
+            a0 = a2 > a0 ? a2 : a0
+            a1 = a3 > a1 ? a3 : a1
+            m = a1 > a0 ? a1 : a0
         }
         while i < n { if x[i] > m { m = x[i] }; i &+= 1 }
         return m
     }
 
-    /// `max(|x[i]|)` (0 for `n == 0`).
-    @inline(__always)
+    /// `max(|x[i]|)` (0 for `n == 0`); only on the rare slow path of `L2Normalize`.
     static func maxMagnitude(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var m: Float = 0
-        var i = 0
-        if n >= 16 {
-            var acc = SIMD16<Float>()
-            let signMask = SIMD16<UInt32>(repeating: 0x7FFF_FFFF)
-            while i &+ 16 <= n {
-                let bits = unsafeBitCast(load(x + i), to: SIMD16<UInt32>.self) & signMask
-                let v = unsafeBitCast(bits, to: SIMD16<Float>.self)
-                acc.replace(with: v, where: v .> acc)
-                i &+= 16
-            }
-            m = acc.max()
-        }
-        while i < n { let v = x[i].magnitude; if v > m { m = v }; i &+= 1 }
+        for i in 0..<n where x[i].magnitude > m { m = x[i].magnitude }
         return m
     }
 

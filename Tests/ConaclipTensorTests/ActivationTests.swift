@@ -40,9 +40,9 @@ struct ActivationTests {
         let x = (-768...768).map { Float($0) / 64 }
         let y = apply(.gelu, x)
         // Relative accuracy holds in the lower tail too (no 1 + erf cancellation);
-        // what is left there is the float rounding of x^2/2 inside e^(-x^2/2),
-        // about 2^-24 relative, amplified by x^2/2.
-        let rtol: (Int) -> Double = { 3e-7 * (1 + Double(x[$0] * x[$0]) / 2) }
+        // beyond the 3e-7 of the CDF polynomial, the float rounding of x^2
+        // (2^-24 relative) is amplified by x^2/2 inside e^(-x^2/2).
+        let rtol: (Int) -> Double = { 4e-7 * (1 + Double(x[$0] * x[$0]) / 2) }
         expectClose(y, x.map { Self.geluReference(Double($0)) }, atol: 1e-37, "gelu", rtolAt: rtol)
         let dx = gradient(.gelu, x, [Float](repeating: 1, count: x.count))
         expectClose(dx, x.map { Self.geluDerivative(Double($0)) }, atol: 1e-6, "gelu'", rtolAt: rtol)

@@ -12,7 +12,7 @@ struct ElementMathTests {
             worst = Swift.max(worst, abs(Double(ElementMath.exp(x)) - ref) / ref)
             x += 0.0137
         }
-        #expect(worst < 2.5e-7, "exp relative error \(worst)")
+        #expect(worst < 1.5e-7, "exp relative error \(worst)")
         #expect(ElementMath.exp(0) == 1)
         #expect(ElementMath.exp(-100) == 0)
         #expect(ElementMath.exp(-.infinity) == 0)
@@ -22,19 +22,19 @@ struct ElementMathTests {
 
     @Test func normalCDFMatchesErfc() {
         // Relative error in both tails, including Phi(-12) ~ 1.8e-33. Beyond the
-        // polynomials' own ~2.5e-7, the float rounding of z^2 = x^2/2 (2^-24
-        // relative, a few operations) is amplified by z^2 inside e^(-z^2).
+        // polynomial's own 3e-7, the float rounding of x^2 (2^-24 relative) is
+        // amplified by x^2/2 inside e^(-x^2/2).
         var worst = 0.0, worstX: Float = 0
         var x: Float = -12
         while x < 12 {
             let ref = 0.5 * erfc(-Double(x) / 2.0.squareRoot())
             let err = abs(Double(ElementMath.normalCDF(x).cdf) - ref) / ref
-            let allowed = 3e-7 * (1 + Double(x * x) / 2)
+            let allowed = 4e-7 * (1 + Double(x * x) / 2)
             if err / allowed > worst { worst = err / allowed; worstX = x }
             x += 0.00731
         }
         #expect(worst <= 1, "Phi error \(worst) times the allowance at \(worstX)")
-        #expect(ElementMath.normalCDF(0).cdf == 0.5)
+        #expect(abs(ElementMath.normalCDF(0).cdf - 0.5) <= 2e-7)
         #expect(ElementMath.normalCDF(.infinity).cdf == 1)
         #expect(ElementMath.normalCDF(-.infinity).cdf == 0)
     }
