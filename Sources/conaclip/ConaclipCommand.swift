@@ -7,6 +7,7 @@ struct ConaclipCommand: ParsableCommand {
         abstract: "Distil a large CLIP-style dual encoder into a small one with ConaCLIP.",
         subcommands: [
             DoctorCommand.self,
+            LossInspectCommand.self,
         ]
     )
 }
