@@ -262,7 +262,9 @@ def build_config(vocab_size: int, bos_id: int, eos_id: int) -> CLIPConfig:
 def perturb(model: CLIPModel, generator: torch.Generator) -> None:
     """Move the parameters Hugging Face initialises to constants (layer-norm scales
     and shifts, linear biases, logit_scale) to random values so they are tested,
-    and sharpen attention so a wrong mask or head split changes the result."""
+    sharpen attention so a wrong mask or head split changes the result, and widen
+    the MLP pre-activations so the choice of activation function shows (GELU vs
+    quick-GELU differ by ~7e-3 in the embeddings, erf vs tanh GELU by ~1.5e-4)."""
     with torch.no_grad():
         for name, param in model.named_parameters():
             noise = torch.randn(param.shape, generator=generator)
@@ -272,6 +274,10 @@ def perturb(model: CLIPModel, generator: torch.Generator) -> None:
                 param.copy_(0.1 * noise)
             elif name.endswith(("q_proj.weight", "k_proj.weight")):
                 param.mul_(2.5)
+            elif name.endswith("fc1.weight"):
+                param.mul_(3.0)
+            elif name.endswith("fc2.weight"):
+                param.mul_(2.0)
         model.logit_scale.fill_(3.0)
 
 
