@@ -7,7 +7,11 @@ struct ConaclipCommand: ParsableCommand {
         abstract: "Distil a large CLIP-style dual encoder into a small one with ConaCLIP.",
         subcommands: [
             DoctorCommand.self,
+            ModelCommand.self,
+            EmbedCommand.self,
+            BenchCommand.self,
             LossInspectCommand.self,
+            DataCommand.self,
         ]
     )
 }
