@@ -37,68 +37,17 @@ import ConaclipModels
         let total: Double
     }
 
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+
+    static func run(_ arguments: [String], in directory: URL, timeout: TimeInterval = 60) throws -> CLIRunner.Run {
+        try CLIRunner.run(arguments, in: directory, timeout: timeout)
     }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static func temporaryDirectory() throws -> URL { try CLIRunner.temporaryDirectory() }
 
     static func loadFixture() throws -> Fixture {
         let url = root.appendingPathComponent("ConaclipDistillTests/Fixtures/loss-reference.json")
         return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-    }
-
-    /// The `conaclip` executable built next to the test bundle (or $CONACLIP_BIN).
-    static func binary() throws -> URL {
-        var candidates: [URL] = []
-        if let path = ProcessInfo.processInfo.environment["CONACLIP_BIN"] { candidates.append(URL(fileURLWithPath: path)) }
-        let bundle = Bundle.main.bundleURL
-        candidates.append(bundle.appendingPathComponent("conaclip"))
-        candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("conaclip"))
-        for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("conaclip"))
-        }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw CLITestError("conaclip binary not found (looked at \(candidates.map(\.path))); build it with `swift build --build-tests`")
-        }
-        return found
-    }
-
-    /// Runs the binary with a bounded wait; output goes to files, so a
-    /// large output cannot block the child on a full pipe.
-    static func run(_ arguments: [String], in directory: URL, timeout: TimeInterval = 60) throws -> Run {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        let outURL = directory.appendingPathComponent("stdout-\(UUID().uuidString)")
-        let errURL = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: outURL.path, contents: nil),
-              FileManager.default.createFile(atPath: errURL.path, contents: nil) else {
-            throw CLITestError("cannot create output files in \(directory.path)")
-        }
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        defer { try? out.close(); try? err.close() }
-        process.standardOutput = out
-        process.standardError = err
-        let done = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in done.signal() }
-        try process.run()
-        if done.wait(timeout: .now() + timeout) == .timedOut {
-            process.terminate()
-            _ = done.wait(timeout: .now() + 5)
-            throw CLITestError("conaclip \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
-        }
-        return Run(status: process.terminationStatus,
-                   stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                   stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
-    }
-
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("conaclip-loss-inspect-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
     }
 
     static func writeEmbeddings(_ fixture: Fixture, to url: URL, skipping skipped: String? = nil) throws {
@@ -200,7 +149,3 @@ import ConaclipModels
 }
 
 /// A test precondition that failed (binary missing, process hung).
-struct CLITestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
