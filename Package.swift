@@ -39,9 +39,10 @@ let package = Package(
         ]),
         .testTarget(name: "ConaclipNativeTests", dependencies: ["ConaclipNative"]),
         .testTarget(name: "ConaclipTensorTests", dependencies: ["ConaclipTensor"]),
-        .testTarget(name: "ConaclipModelsTests", dependencies: ["ConaclipModels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ConaclipDistillTests", dependencies: ["ConaclipDistill"]),
-        .testTarget(name: "ConaclipDataTests", dependencies: ["ConaclipData"]),
+        // Test fixtures are read in place through #filePath, so they are excluded from the targets.
+        .testTarget(name: "ConaclipModelsTests", dependencies: ["ConaclipModels"], exclude: ["Fixtures"]),
+        .testTarget(name: "ConaclipDistillTests", dependencies: ["ConaclipDistill"], exclude: ["Fixtures"]),
+        .testTarget(name: "ConaclipDataTests", dependencies: ["ConaclipData"], exclude: ["Fixtures"]),
         .testTarget(name: "ConaclipCLITests", dependencies: ["ConaclipModels"]),
     ],
     swiftLanguageModes: [.v6]
