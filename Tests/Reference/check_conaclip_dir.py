@@ -68,7 +68,8 @@ def main() -> int:
         if not path.is_file():
             fail(f"image {path} does not exist")
 
-    model = CLIPModel.from_pretrained(args.dir).eval()
+    # conaclip computes in float32 whatever the precision on disk; so must the reference.
+    model = CLIPModel.from_pretrained(args.dir, dtype=torch.float32).eval()
     ours: dict[str, np.ndarray] = {}
     with torch.no_grad():
         if texts:
