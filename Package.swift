@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Layer 1: native bindings. Only these targets touch C APIs.
@@ -24,7 +25,9 @@ let package = Package(
         // Layer 2: tensor engine.
         .target(name: "ConaclipTensor", dependencies: ["ConaclipNative"]),
         // Layer 3: models, checkpoints, tokenizer.
-        .target(name: "ConaclipModels", dependencies: ["ConaclipTensor", "Yams"]),
+        .target(name: "ConaclipModels", dependencies: [
+            "ConaclipTensor", "Yams", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Layer 4: distillation losses, optimiser, training step.
         .target(name: "ConaclipDistill", dependencies: ["ConaclipModels"]),
         // Layer 5: datasets, image preprocessing, sampler, teacher cache.
