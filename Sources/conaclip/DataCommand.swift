@@ -48,7 +48,7 @@ struct EmojiDataCommand: ParsableCommand {
             var message = "missing input files:\n"
             for item in missing { message += "  \(item.path) (from Debian package \(item.package))\n" }
             message += "install them with:\n  \(EmojiDataError.installCommand(for: missing))"
-            throw ValidationError(message)
+            throw EmojiInputsMissing(description: message)
         }
         let quiet = self.quiet
         let summary = try EmojiDatasetBuilder.build(inputs: inputs, into: out) { done, total in
@@ -63,4 +63,9 @@ struct EmojiDataCommand: ParsableCommand {
             print("emoji: \(summary.skipped.count) without a glyph in the font: \(summary.skipped.prefix(10).joined(separator: ", "))")
         }
     }
+}
+
+/// The emoji inputs are not installed; the message lists them and the apt-get command.
+struct EmojiInputsMissing: Error, CustomStringConvertible {
+    let description: String
 }
