@@ -294,6 +294,25 @@ enum TinyEmojiFont {
         #expect(throws: EmojiFontError.self) { try OpenTypeFont(bytes: Array(TinyEmojiFont.bytes().prefix(12 + 64))) }
     }
 
+    @Test func overlappingFormat4SegmentsAreRejected() {
+        // Two segments both covering 0...0xFFFE would make a hostile font map
+        // billions of code points; the reader insists on sorted, disjoint segments.
+        var w = FontBytesWriter()
+        w.u16(0); w.u16(1); w.u16(3); w.u16(1); w.u32(12)
+        w.u16(4); w.u16(14 + 4 * 2 * 3 + 2); w.u16(0); w.u16(3 * 2); w.u16(0); w.u16(0); w.u16(0)
+        for end in [0xFFFE, 0xFFFE, 0xFFFF] { w.u16(end) }
+        w.u16(0)
+        for start in [0, 0, 0xFFFF] { w.u16(start) }
+        for _ in 0..<3 { w.u16(1) }
+        for _ in 0..<3 { w.u16(0) }
+        do {
+            _ = try CmapTable(table: FontSlice(bytes: w.bytes, table: "cmap"))
+            Issue.record("overlapping segments were accepted")
+        } catch {
+            #expect(error.kind == .malformed)
+        }
+    }
+
     /// Glyph ids checked against fontTools 4.38 (TTFont.getBestCmap + the
     /// font's LookupType 4 ligatures, FE0F dropped when needed) on Debian's
     /// fonts-noto-color-emoji 2.042.

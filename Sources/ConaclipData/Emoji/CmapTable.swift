@@ -111,9 +111,15 @@ public struct CmapTable: Sendable {
         let idRangeOffsets = idDeltas + segCountX2
         try subtable.check(endCodes, 4 * segCountX2 + 2, "the format 4 segment arrays")
         var map: [UInt32: UInt16] = [:]
+        var previousEnd = -1
         for segment in 0..<(segCountX2 / 2) {
             let end = Int(try subtable.u16(endCodes + 2 * segment))
             let start = Int(try subtable.u16(startCodes + 2 * segment))
+            // Sorted, disjoint segments (as the spec requires) bound the work to 65,536 code points.
+            guard start > previousEnd || start > end else {
+                throw EmojiFontError(.malformed, table: "cmap", "format 4 segment \(segment) overlaps or is unsorted")
+            }
+            previousEnd = max(previousEnd, end)
             let delta = try subtable.u16(idDeltas + 2 * segment)
             let rangeOffsetPosition = idRangeOffsets + 2 * segment
             let rangeOffset = Int(try subtable.u16(rangeOffsetPosition))
