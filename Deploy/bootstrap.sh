@@ -13,7 +13,9 @@ case "$mode" in
 esac
 
 # System packages the code links against or runs.
-packages=(libzmq3-dev libopenblas-dev pkg-config libpng-dev libjpeg62-turbo-dev zlib1g-dev)
+# The emoji benchmark is built from the Noto Color Emoji font, Unicode emoji data and CLDR.
+packages=(libzmq3-dev libopenblas-dev pkg-config libpng-dev libjpeg62-turbo-dev zlib1g-dev
+          fonts-noto-color-emoji unicode-data unicode-cldr-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
