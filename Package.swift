@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(name: "ConaclipModelsTests", dependencies: ["ConaclipModels"], exclude: ["Fixtures"]),
         .testTarget(name: "ConaclipDistillTests", dependencies: ["ConaclipDistill"], exclude: ["Fixtures"]),
         .testTarget(name: "ConaclipDataTests", dependencies: ["ConaclipData"], exclude: ["Fixtures"]),
+        .testTarget(name: "ConaclipClusterTests", dependencies: ["ConaclipCluster"]),
         .testTarget(name: "ConaclipCLITests", dependencies: ["ConaclipModels"]),
     ],
     swiftLanguageModes: [.v6]
