@@ -45,6 +45,8 @@ enum DelimitedManifestReader {
                     reason: "\(row.fields.count) \(delimiterName)-separated fields, the header has \(columns.count)"))
                 continue
             }
+            let split = splitIndex.flatMap { row.fields[$0].isEmpty ? nil : row.fields[$0] }
+            guard collector.wants(split: split) else { continue }
             let image = row.fields[imageIndex]
             guard !image.isEmpty else {
                 try collector.reject(.missingKey(location: location, key: options.imageColumn))
@@ -52,7 +54,6 @@ enum DelimitedManifestReader {
             }
             var id = String(row.line)
             if let idIndex, !row.fields[idIndex].isEmpty { id = row.fields[idIndex] }
-            let split = splitIndex.flatMap { row.fields[$0].isEmpty ? nil : row.fields[$0] }
             var extras: [String: String] = [:]
             for (i, name) in columns.enumerated() where !used.contains(i) {
                 extras[name] = row.fields[i]

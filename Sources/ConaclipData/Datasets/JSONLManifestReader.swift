@@ -16,7 +16,12 @@ enum JSONLManifestReader {
             let location = "\(path):\(number)"
             let parsed: (PairRecord, [String: String])
             do {
-                parsed = try parse(line: line, number: number, location: location, directory: directory)
+                let fields = try object(line: line, location: location)
+                // The split is read first, so a bad record of another split is not counted.
+                let split = try optionalString(fields, "split", location: location)
+                guard collector.wants(split: split) else { continue }
+                parsed = try parse(fields: fields, split: split, number: number, location: location,
+                                   directory: directory)
             } catch {
                 try collector.reject(error)
                 continue
@@ -26,9 +31,8 @@ enum JSONLManifestReader {
         return try collector.finish(format: .jsonl)
     }
 
-    /// One manifest line as a record and its extra fields.
-    static func parse(line: ArraySlice<UInt8>, number: Int, location: String,
-                      directory: String) throws(DatasetError) -> (PairRecord, [String: String]) {
+    /// The JSON object on one manifest line.
+    static func object(line: ArraySlice<UInt8>, location: String) throws(DatasetError) -> [String: Any] {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(line), options: [])
@@ -39,10 +43,15 @@ enum JSONLManifestReader {
         guard let fields = object as? [String: Any] else {
             throw .invalidJSON(location: location, reason: "the line holds a JSON value that is not an object")
         }
+        return fields
+    }
+
+    /// One manifest object as a record and its extra fields.
+    static func parse(fields: [String: Any], split: String?, number: Int, location: String,
+                      directory: String) throws(DatasetError) -> (PairRecord, [String: String]) {
         let image = try string(fields, "image", location: location)
         let caption = try string(fields, "caption", location: location)
         let id = try identifier(fields["id"], location: location) ?? String(number)
-        let split = try optionalString(fields, "split", location: location)
         var sameImageAs: [String] = []
         if let value = fields["same_image_as"], !(value is NSNull) {
             guard let list = value as? [Any] else {

@@ -74,10 +74,18 @@ struct RecordCollector {
         self.options = options
     }
 
+    /// Whether a record of `split` passes the split filter (and notes that
+    /// the dataset has split information). Readers call it before the other
+    /// checks, so bad records of other splits are not counted.
+    mutating func wants(split: String?) -> Bool {
+        if split != nil { sawSplit = true }
+        guard let wanted = options.split else { return true }
+        return split == wanted
+    }
+
     /// Checks and keeps (or filters out) one parsed record.
     mutating func accept(_ record: PairRecord, extras recordExtras: [String: String] = [:]) throws(DatasetError) {
-        if record.split != nil { sawSplit = true }
-        if let wanted = options.split, record.split != wanted { return }
+        guard wants(split: record.split) else { return }
         if record.caption.allSatisfy({ $0.isWhitespace }) {
             return try reject(.emptyCaption(location: record.location))
         }
