@@ -1,0 +1,114 @@
+import Foundation
+
+/// One logged step of a training run: a line of `metrics.jsonl`.
+public struct StepMetrics: Sendable, Equatable {
+    /// Optimiser steps completed (1-based: the first step logs `step: 1`).
+    public var step: Int
+    public var total: Double
+    /// Unweighted task loss.
+    public var task: Double
+    /// Each distillation term's unweighted value, named by its spec.
+    public var terms: [(name: String, value: Double)]
+    public var learningRate: Double
+    /// Global gradient norm before clipping.
+    public var gradientNorm: Double
+    /// `exp(logit_scale)` used by the task loss.
+    public var logitScale: Double
+    /// Wall time of the whole step (batch preparation included), seconds.
+    public var stepTime: Double
+    /// Of which preparing the batch (reading, decoding, preprocessing, tokenizing).
+    public var dataTime: Double
+    public var pairsPerSecond: Double
+
+    public init(step: Int, total: Double, task: Double, terms: [(name: String, value: Double)], learningRate: Double,
+                gradientNorm: Double, logitScale: Double, stepTime: Double, dataTime: Double, pairsPerSecond: Double) {
+        self.step = step; self.total = total; self.task = task; self.terms = terms; self.learningRate = learningRate
+        self.gradientNorm = gradientNorm; self.logitScale = logitScale; self.stepTime = stepTime
+        self.dataTime = dataTime; self.pairsPerSecond = pairsPerSecond
+    }
+
+    public static func == (a: StepMetrics, b: StepMetrics) -> Bool { a.jsonLine == b.jsonLine }
+
+    /// The JSON object, keys in a fixed order:
+    /// `{"step", "total", "task", "terms": {spec: value}, "lr", "grad_norm",
+    /// "logit_scale", "step_time", "data_time", "pairs_per_s"}`. Non-finite
+    /// numbers are written as null.
+    public var jsonLine: String {
+        var termFields: [String] = []
+        var seen: [String: Int] = [:]
+        for term in terms {
+            seen[term.name, default: 0] += 1
+            let name = seen[term.name] == 1 ? term.name : "\(term.name)#\(seen[term.name] ?? 0)"
+            termFields.append("\(Self.quoted(name)):\(Self.number(term.value))")
+        }
+        return "{\"step\":\(step),\"total\":\(Self.number(total)),\"task\":\(Self.number(task)),"
+            + "\"terms\":{\(termFields.joined(separator: ","))},\"lr\":\(Self.number(learningRate)),"
+            + "\"grad_norm\":\(Self.number(gradientNorm)),\"logit_scale\":\(Self.number(logitScale)),"
+            + "\"step_time\":\(Self.number(stepTime)),\"data_time\":\(Self.number(dataTime)),"
+            + "\"pairs_per_s\":\(Self.number(pairsPerSecond))}"
+    }
+
+    static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// The run's `metrics.jsonl`: one JSON object per logged step, appended and
+/// flushed line by line, so a crash loses at most the line being written.
+/// On resume, lines after the resumed step are dropped first, so the log of
+/// a resumed run reads exactly like the log of an uninterrupted one.
+public final class MetricsLog {
+    public let path: String
+    private let handle: FileHandle
+
+    /// Opens `path` for appending (creating it), keeping only the lines
+    /// whose `step` is at most `keepingThrough` (0 for a fresh run).
+    public init(path: String, keepingThrough step: Int) throws(TrainingError) {
+        self.path = path
+        let manager = FileManager.default
+        do {
+            var body = ""
+            if manager.fileExists(atPath: path) {
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                body = text.split(separator: "\n").filter { line in
+                    guard let data = line.data(using: .utf8),
+                          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                          let lineStep = object["step"] as? Int else { return false }
+                    return lineStep <= step
+                }.map { $0 + "\n" }.joined()
+            }
+            try Data(body.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw .io(path: path, reason: "cannot prepare the metrics log: \((error as NSError).localizedDescription)")
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw .io(path: path, reason: "cannot open the metrics log for writing")
+        }
+        self.handle = handle
+        do { _ = try handle.seekToEnd() } catch {
+            throw .io(path: path, reason: "cannot seek to the end of the metrics log")
+        }
+    }
+
+    deinit { try? handle.close() }
+
+    /// Appends one line.
+    public func append(_ metrics: StepMetrics) throws(TrainingError) {
+        do {
+            try handle.write(contentsOf: Data((metrics.jsonLine + "\n").utf8))
+        } catch {
+            throw .io(path: path, reason: "cannot append to the metrics log: \((error as NSError).localizedDescription)")
+        }
+    }
+}
