@@ -12,6 +12,7 @@ struct ConaclipCommand: ParsableCommand {
             BenchCommand.self,
             LossInspectCommand.self,
             DataCommand.self,
+            TrainCommand.self,
             EvalCommand.self,
         ]
     )

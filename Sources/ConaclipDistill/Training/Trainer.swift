@@ -100,7 +100,7 @@ public final class Trainer {
                 terms: zip(names, losses.terms).map { (name: $0.0, value: $0.1) },
                 learningRate: learningRate, gradientNorm: outcome.gradientNorm, logitScale: Double(losses.logitScale),
                 stepTime: stepTime, dataTime: dataTime, pairsPerSecond: Double(batch.count) / max(stepTime, 1e-9))
-            if done % max(1, settings.logEvery) == 0 || done == total || done == startStep + 1 {
+            if done % max(1, settings.logEvery) == 0 || done == total || done == 1 {
                 try metrics.append(record)
             }
             progress.update(step: done, metrics: record)

@@ -1,0 +1,270 @@
+import Crypto
+import Foundation
+
+/// Everything a `conaclip train` run needs, built from a `TrainingConfig`:
+/// the pairs, the tokenizer (loaded, or learnt from the training captions and
+/// saved in the run directory), the student (preset + tokenizer vocabulary,
+/// initialised from `seed`), the teacher (a frozen model directory, or a
+/// preset initialised from a seed and optionally pre-trained on the spot),
+/// the sampler, the exact distillation step and the `Trainer`.
+///
+/// The run directory gets `tokenizer/` (when learnt), `preprocessor_config.json`
+/// and `config.yaml` (a copy of the config); both model files go into every
+/// checkpoint and the final model directory, which therefore load with
+/// `CLIPEncoder` and `transformers.CLIPModel`.
+public final class TrainingSession {
+    public let config: TrainingConfig
+    public let run: RunDirectory
+    public let pairs: TrainingPairs
+    public let trainer: Trainer
+    public let totalSteps: Int
+    /// SHA-256 of the config's canonical text and the resolved student config.
+    public let configDigest: String
+    /// Lines describing the set-up (data, models, steps), also said as they are known.
+    public private(set) var summary: [String] = []
+
+    /// Builds the run. `say` receives the summary lines as they become known
+    /// and progress messages (teacher pre-training).
+    public init(config: TrainingConfig, outputDirectory: String, progressMode: ProgressDisplay.Mode,
+                stopAfterStep: Int? = nil, say: (String) -> Void = { _ in }) throws(TrainingError) {
+        do { try config.validate() } catch { throw .config(error) }
+        self.config = config
+        var lines: [String] = []
+        func note(_ line: String) { lines.append(line); say(line) }
+        let run = RunDirectory(path: outputDirectory)
+        self.run = run
+        try run.create()
+        if FileManager.default.fileExists(atPath: config.source) {
+            try? FileManager.default.removeItem(atPath: run.path + "/config.yaml")
+            try? FileManager.default.copyItem(atPath: config.source, toPath: run.path + "/config.yaml")
+        }
+
+        // Data.
+        let pairs = try TrainingPairs.open(config.data)
+        self.pairs = pairs
+        note("data: \(pairs.count) pairs from \(pairs.name)")
+        if let skipped = pairs.skippedSummary { note("data: \(skipped)") }
+
+        // Student preset, tokenizer, student.
+        var studentConfig: CLIPConfig
+        do { studentConfig = try ModelPreset.load(path: config.model) } catch { throw .data("model preset: \(error)") }
+        let (tokenizer, tokenizerFiles) = try Self.tokenizer(config: config, pairs: pairs, run: run,
+                                                              contextLength: studentConfig.textConfig.maxPositionEmbeddings)
+        try Self.adopt(tokenizer, into: &studentConfig, source: config.model)
+        let student: CLIPModel
+        do { student = try CLIPModel(config: studentConfig) } catch { throw .model(error) }
+        student.initialize(seed: config.seed)
+        note("student: \(config.model), \(student.parameters.count) parameters, vocabulary \(tokenizer.vocabularySize)")
+
+        let studentSettings = ImageProcessorSettings(imageSize: studentConfig.visionConfig.imageSize)
+        let preprocessorPath = run.path + "/" + ImageProcessorSettings.fileName
+        do {
+            try Data(studentSettings.huggingFaceJSON().utf8).write(to: URL(fileURLWithPath: preprocessorPath), options: .atomic)
+        } catch {
+            throw .io(path: preprocessorPath, reason: "cannot write: \((error as NSError).localizedDescription)")
+        }
+        let studentInputs = TowerInputs(preprocessor: try Self.preprocessor(studentSettings), tokenizer: tokenizer,
+                                        contextLength: studentConfig.textConfig.maxPositionEmbeddings)
+
+        // Sampler and length.
+        let sampler: DeterministicSampler
+        do {
+            sampler = try DeterministicSampler(recordCount: pairs.count, batchSize: config.batchSize,
+                                               microShards: config.microShards, seed: config.seed)
+        } catch { throw .data(error.description) }
+        let totalSteps: Int
+        do { totalSteps = try config.totalSteps(trainingPairs: pairs.count) } catch { throw .config(error) }
+        self.totalSteps = totalSteps
+
+        // Teacher (only when some term needs it).
+        var teacher: FrozenTeacher?
+        var teacherPixels: CLIPImagePreprocessor?
+        var teacherTokens: (tokenizer: CLIPTokenizer, contextLength: Int)?
+        var teacherDescription = "none"
+        if let spec = config.teacher, !config.loss.terms.isEmpty {
+            let made = try Self.teacher(spec, config: config, tokenizer: tokenizer, pairs: pairs, run: run,
+                                        tokenizerFiles: tokenizerFiles, preprocessorPath: preprocessorPath, say: say)
+            teacher = FrozenTeacher(model: made.model)
+            teacherDescription = made.description
+            let teacherSettings = made.settings
+            if teacherSettings != studentSettings { teacherPixels = try Self.preprocessor(teacherSettings) }
+            let teacherContext = made.model.config.textConfig.maxPositionEmbeddings
+            if made.tokenizer !== tokenizer || teacherContext != studentInputs.contextLength {
+                teacherTokens = (made.tokenizer, teacherContext)
+            }
+            note("teacher: \(made.description), \(made.model.parameters.count) parameters")
+        }
+
+        // Identity of the run: the config's canonical text plus what it resolved to.
+        let identity = config.canonicalText + "student=" + studentConfig.huggingFaceJSON() + "teacher=" + teacherDescription
+        configDigest = SHA256.hash(data: Data(identity.utf8)).map { String(format: "%02x", $0) }.joined()
+
+        let optimizer: AdamWConfig
+        do { optimizer = try config.optimizer.adamW() } catch { throw .optimizer(error) }
+        let step = try DistillationStep(student: student, teacher: teacher, terms: config.loss.terms,
+                                        taskWeight: config.loss.taskWeight, microShards: config.microShards,
+                                        optimizer: optimizer, maxGradientNorm: config.optimizer.maxGradNorm)
+        let schedule = try Self.schedule(config, totalSteps: totalSteps)
+        let source = DatasetBatchSource(pairs: pairs, sampler: sampler, student: studentInputs,
+                                        teacherPixels: teacherPixels, teacherTokens: teacherTokens)
+        let settings = Trainer.Settings(
+            totalSteps: totalSteps, batchSize: config.batchSize, checkpointEvery: config.checkpoint.everySteps,
+            keepLast: config.checkpoint.keepLast, logEvery: config.log.everySteps, configDigest: configDigest,
+            stopAfterStep: stopAfterStep)
+        trainer = Trainer(step: step, schedule: schedule, source: source, run: run, modelConfig: studentConfig,
+                          extraFiles: tokenizerFiles + [preprocessorPath], settings: settings,
+                          progress: ProgressDisplay(mode: progressMode, totalSteps: totalSteps, batchSize: config.batchSize,
+                                                    every: config.log.everySteps))
+        note("training: \(totalSteps) steps of \(config.batchSize) pairs in \(config.microShards) micro-shard(s), "
+            + "loss: task x \(config.loss.taskWeight)"
+            + config.loss.terms.map { " + \($0.description)" }.joined())
+        summary = lines
+    }
+
+    // MARK: - Pieces
+
+    /// The run's tokenizer and its files (copied into every checkpoint).
+    static func tokenizer(config: TrainingConfig, pairs: TrainingPairs, run: RunDirectory,
+                          contextLength: Int) throws(TrainingError) -> (CLIPTokenizer, [String]) {
+        switch config.effectiveTokenizer {
+        case let .directory(path):
+            do {
+                let tokenizer = try CLIPTokenizer(directory: URL(fileURLWithPath: path))
+                return (tokenizer, CheckpointDirectory(path: path).tokenizerFiles)
+            } catch {
+                throw .data("tokenizer \(path): \(error)")
+            }
+        case let .learn(size):
+            // Deterministic in the captions, so learning it again on resume gives the same files.
+            let directory = run.path + "/tokenizer"
+            do {
+                let vocabulary = try BPETrainer(vocabularySize: size, contextLength: contextLength).train(pairs.captions)
+                try vocabulary.write(to: URL(fileURLWithPath: directory))
+                let tokenizer = try CLIPTokenizer(directory: URL(fileURLWithPath: directory))
+                return (tokenizer, CheckpointDirectory(path: directory).tokenizerFiles)
+            } catch {
+                throw .data("learning a tokenizer from the training captions: \(error)")
+            }
+        }
+    }
+
+    /// Replaces a preset's placeholder vocabulary size and special ids with the tokenizer's.
+    static func adopt(_ tokenizer: CLIPTokenizer, into config: inout CLIPConfig, source: String) throws(TrainingError) {
+        config.textConfig.vocabSize = tokenizer.vocabularySize
+        config.textConfig.bosTokenId = Int(tokenizer.bosTokenId)
+        config.textConfig.eosTokenId = Int(tokenizer.eosTokenId)
+        config.textConfig.padTokenId = Int(tokenizer.padTokenId)
+        do { try config.validate(source: source) } catch { throw .data("model preset: \(error)") }
+    }
+
+    static func preprocessor(_ settings: ImageProcessorSettings) throws(TrainingError) -> CLIPImagePreprocessor {
+        do { return try settings.preprocessor() } catch { throw .data("image preprocessing: \(error)") }
+    }
+
+    static func schedule(_ config: TrainingConfig, totalSteps: Int) throws(TrainingError) -> LearningRateSchedule {
+        let o = config.optimizer
+        guard o.warmupSteps <= totalSteps else {
+            throw .config(.invalidValue(source: config.source, key: "optimizer.warmup_steps",
+                                        reason: "\(o.warmupSteps) warmup steps exceed the run's \(totalSteps) steps"))
+        }
+        do {
+            return try LearningRateSchedule(lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: totalSteps, minLR: o.minLR)
+        } catch { throw .schedule(error) }
+    }
+
+    /// A frozen teacher: its model, its tokenizer and its image settings.
+    struct MadeTeacher {
+        var model: CLIPModel
+        var tokenizer: CLIPTokenizer
+        var settings: ImageProcessorSettings
+        var description: String
+    }
+
+    static func teacher(_ spec: TrainingConfig.Teacher, config: TrainingConfig, tokenizer: CLIPTokenizer,
+                        pairs: TrainingPairs, run: RunDirectory, tokenizerFiles: [String], preprocessorPath: String,
+                        say: (String) -> Void) throws(TrainingError) -> MadeTeacher {
+        switch spec {
+        case let .directory(path):
+            let directory = CheckpointDirectory(path: path)
+            let model: CLIPModel
+            do {
+                model = try CLIPModel(config: try directory.readConfig())
+                try directory.loadWeights(into: model.parameters)
+            } catch {
+                throw .teacher("cannot load \(path): \(error)")
+            }
+            // The teacher reads captions with its own tokenizer when it has one.
+            var teacherTokenizer = tokenizer
+            if case let .directory(tokenizerPath) = config.effectiveTokenizer, tokenizerPath == path {
+                teacherTokenizer = tokenizer
+            } else if FileManager.default.fileExists(atPath: path + "/vocab.json") {
+                do { teacherTokenizer = try CLIPTokenizer(directory: URL(fileURLWithPath: path)) } catch {
+                    throw .teacher("cannot load the tokenizer of \(path): \(error)")
+                }
+            }
+            guard teacherTokenizer.vocabularySize <= model.config.textConfig.vocabSize else {
+                throw .teacher("\(path): the tokenizer has \(teacherTokenizer.vocabularySize) tokens but the text tower "
+                    + "only \(model.config.textConfig.vocabSize)")
+            }
+            let settings: ImageProcessorSettings
+            do { settings = try ImageProcessorSettings(directory: path, imageSize: model.config.visionConfig.imageSize) } catch {
+                throw .teacher(error.description)
+            }
+            return MadeTeacher(model: model, tokenizer: teacherTokenizer, settings: settings,
+                               description: "\(path) (sha256 \(ParameterDigest.sha256(of: model.parameters).prefix(16)))")
+        case let .initialized(preset, seed, pretrainSteps):
+            var teacherConfig: CLIPConfig
+            do { teacherConfig = try ModelPreset.load(path: preset) } catch { throw .teacher("preset: \(error)") }
+            try adopt(tokenizer, into: &teacherConfig, source: preset)
+            let model: CLIPModel
+            do { model = try CLIPModel(config: teacherConfig) } catch { throw .model(error) }
+            model.initialize(seed: seed)
+            let settings = ImageProcessorSettings(imageSize: teacherConfig.visionConfig.imageSize)
+            if pretrainSteps > 0 {
+                try pretrain(model, steps: pretrainSteps, seed: seed, settings: settings, tokenizer: tokenizer,
+                             config: config, pairs: pairs, say: say)
+                // Kept for inspection; it is re-made identically on resume.
+                do {
+                    try CheckpointDirectory.write(to: run.path + "/teacher", config: teacherConfig, store: model.parameters,
+                                                  copying: tokenizerFiles, replaceExisting: true)
+                } catch { throw .checkpoint("cannot write the pre-trained teacher: \(error)") }
+            }
+            return MadeTeacher(model: model, tokenizer: tokenizer, settings: settings,
+                               description: "\(preset) seed \(seed), \(pretrainSteps) pre-training steps")
+        }
+    }
+
+    /// Plain CLIP training of a freshly initialised teacher on the run's
+    /// pairs, with the run's batch size, micro-shards and optimiser, a
+    /// schedule over `steps` and a sample order seeded by the teacher's seed.
+    static func pretrain(_ model: CLIPModel, steps: Int, seed: UInt64, settings: ImageProcessorSettings,
+                         tokenizer: CLIPTokenizer, config: TrainingConfig, pairs: TrainingPairs,
+                         say: (String) -> Void) throws(TrainingError) {
+        let sampler: DeterministicSampler
+        do {
+            sampler = try DeterministicSampler(recordCount: pairs.count, batchSize: config.batchSize,
+                                               microShards: config.microShards, seed: seed)
+        } catch { throw .data(error.description) }
+        let inputs = TowerInputs(preprocessor: try preprocessor(settings), tokenizer: tokenizer,
+                                 contextLength: model.config.textConfig.maxPositionEmbeddings)
+        let source = DatasetBatchSource(pairs: pairs, sampler: sampler, student: inputs)
+        let optimizer: AdamWConfig
+        do { optimizer = try config.optimizer.adamW() } catch { throw .optimizer(error) }
+        let step = try DistillationStep(student: model, teacher: nil, terms: [], taskWeight: 1, microShards: config.microShards,
+                                        optimizer: optimizer, maxGradientNorm: config.optimizer.maxGradNorm)
+        let o = config.optimizer
+        let schedule: LearningRateSchedule
+        do {
+            schedule = try LearningRateSchedule(lr: o.lr, warmupSteps: min(o.warmupSteps, steps), totalSteps: steps, minLR: o.minLR)
+        } catch { throw .schedule(error) }
+        let batch = TrainingBatch()
+        var first = 0.0, last = 0.0
+        for s in 0..<steps {
+            try source.fill(batch, step: s, batchSize: config.batchSize)
+            let outcome = try step.step(batch, stepIndex: s, learningRate: schedule.learningRate(atStep: s))
+            if s == 0 { first = outcome.losses.task }
+            last = outcome.losses.task
+        }
+        say(String(format: "teacher pre-trained for %d steps: CLIP loss %.4f -> %.4f", steps, first, last))
+    }
+}
