@@ -54,7 +54,7 @@ public final class TrainingSession {
         let student: CLIPModel
         do { student = try CLIPModel(config: studentConfig) } catch { throw .model(error) }
         student.initialize(seed: config.seed)
-        note("student: \(config.model), \(student.parameters.count) parameters, vocabulary \(tokenizer.vocabularySize)")
+        note("\(config.teacher == nil ? "model" : "student"): \(config.model), \(student.parameters.count) parameters, vocabulary \(tokenizer.vocabularySize)")
 
         let studentSettings = ImageProcessorSettings(imageSize: studentConfig.visionConfig.imageSize)
         let preprocessorPath = run.path + "/" + ImageProcessorSettings.fileName
