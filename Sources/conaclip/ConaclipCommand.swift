@@ -12,6 +12,8 @@ struct ConaclipCommand: ParsableCommand {
             BenchCommand.self,
             LossInspectCommand.self,
             DataCommand.self,
+            CacheCommand.self,
+            CheckpointCommand.self,
             TrainCommand.self,
             EvalCommand.self,
         ]

@@ -66,7 +66,7 @@ public enum TeacherCacheError: Error, Equatable, CustomStringConvertible {
                 + "with exit status \(status):\n\(detail)"
         case let .workerTimeout(part, records, seconds):
             return "cache build worker \(part) (records \(records.lowerBound)..<\(records.upperBound)) did not finish "
-                + "within \(Int(seconds)) s and was stopped; raise --timeout or use more workers"
+                + "within \(seconds) s and was stopped; raise --timeout or use more workers"
         case let .parts(reason):
             return "cache parts do not fit together: \(reason)"
         case .unsupportedHost:
