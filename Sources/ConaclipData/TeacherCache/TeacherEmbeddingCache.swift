@@ -14,7 +14,7 @@ public enum TeacherCacheStalePolicy: String, Codable, Sendable, CaseIterable {
 public struct TeacherCachePolicy: Sendable, Equatable {
     public var onStale: TeacherCacheStalePolicy
     /// Check the payload's SHA-256 on open (default). Skipping it saves one
-    /// pass over the file (about 1-2 s per GB) when the file is known good,
+    /// read and SHA-256 pass over the whole file when the file is known good,
     /// e.g. the same file reopened by the workers of one run; the header,
     /// its SHA-256, the key and the file size are checked either way.
     public var verifyPayload: Bool
