@@ -17,7 +17,7 @@ import Testing
         // The base64 TSV holds them too, after a header and two bad rows (skipped) and before a broken one.
         let base64 = try DatasetFixture.open("pairs-base64.tsv", DatasetOptions(onBadRecord: .skip))
         let firstFour = OpenedDataset(name: base64.name, format: base64.format, policy: .skip, split: nil,
-                                      records: Array(base64.records.prefix(4)), extras: [], report: base64.report)
+                                      records: Array(base64.records.prefix(4)), report: base64.report)
         #expect(try firstFour.datasetDigest() == expected)
     }
 
@@ -27,7 +27,7 @@ import Testing
         let clean = try DatasetFixture.open("clean.jsonl")
         let base = try clean.datasetDigest()
         func digest(_ records: [PairRecord]) throws -> String {
-            try OpenedDataset(name: "t", format: .jsonl, policy: .stop, split: nil, records: records, extras: [],
+            try OpenedDataset(name: "t", format: .jsonl, policy: .stop, split: nil, records: records,
                               report: BadRecordReport()).datasetDigest()
         }
         var recaptioned = clean.records

@@ -57,8 +57,8 @@ enum DatasetFixture {
         #expect(dataset.records[0].image == .file(path: DatasetFixture.path("images/red.png")))
         #expect(dataset.records[0].location == DatasetFixture.path("clean.jsonl") + ":1")
         #expect(dataset.records[1].sameImageAs == ["gray"])
-        #expect(dataset.extras(at: 0) == ["caption_zh": "红色方块", "keywords": #"["red","square"]"#])
-        #expect(dataset.extras(at: 2) == [:])
+        #expect(try dataset.extras(at: 0) == ["caption_zh": "红色方块", "keywords": #"["red","square"]"#])
+        #expect(try dataset.extras(at: 2) == [:])
         #expect(dataset.report.skippedCount == 0)
         #expect(dataset.report.summary == nil)
     }
@@ -173,6 +173,29 @@ enum DatasetFixture {
         #expect(error == .duplicateId(location: manifest + ":2", id: "7", firstLocation: manifest + ":1"))
         let skipped = try DatasetReader.open(path: manifest, options: DatasetOptions(onBadRecord: .skip))
         #expect(skipped.records.map(\.id) == ["7", "3"])  // absent id: the line number
+    }
+
+    @Test func extrasKeepOtherValuesAsCompactJSONAndFollowTheirRecords() throws {
+        let directory = try DatasetFixture.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let manifest = directory + "/extras.jsonl"
+        let image = DatasetFixture.path("images/red.png")
+        let lines = [
+            #"{"image": "\#(image)", "caption": "plain"}"#,
+            #"{"image": "\#(image)", "caption": "rich", "n": 3, "x": 1.5, "t": true, "f": false, "z": null,"#
+                + #" "o": {"b": [1, "two"], "a": "q\"uote"}, "s": "text"}"#,
+        ]
+        try lines.joined(separator: "\n").write(toFile: manifest, atomically: true, encoding: .utf8)
+        let dataset = try DatasetReader.open(path: manifest)
+        #expect(try dataset.extras(at: 0) == [:])
+        #expect(try dataset.extras(at: 1) == [
+            "n": "3", "x": "1.5", "t": "true", "f": "false", "z": "null",
+            "o": #"{"a":"q\"uote","b":[1,"two"]}"#, "s": "text",
+        ])
+        // After skipping bad lines, extras still belong to the right records.
+        let skipped = try DatasetFixture.open("manifest.jsonl", DatasetOptions(onBadRecord: .skip))
+        #expect(try skipped.extras(at: 0)["caption_zh"] == "红色方块")
+        #expect(try (1..<skipped.count).allSatisfy { try skipped.extras(at: $0)["caption_zh"] == nil })
     }
 
     @Test func wrongValueTypesAreNamed() throws {

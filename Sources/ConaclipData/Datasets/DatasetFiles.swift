@@ -56,15 +56,20 @@ enum DatasetFiles {
     /// their 1-based line numbers; a UTF-8 BOM at the start is dropped.
     static func lines(_ bytes: [UInt8]) -> [(number: Int, bytes: ArraySlice<UInt8>)] {
         var result: [(Int, ArraySlice<UInt8>)] = []
-        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
-        var number = 1
-        while start < bytes.count {
-            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
-            var line = bytes[start..<end]
-            if line.last == 0x0D { line = line.dropLast() }
-            result.append((number, line))
-            number += 1
-            start = end + 1
+        let bom = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var start = bom
+            var number = 1
+            while start < buffer.count {
+                let found = memchr(base + start, 0x0A, buffer.count - start)
+                let end: Int = found.map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? buffer.count
+                var stop = end
+                if stop > start && base[stop - 1] == 0x0D { stop -= 1 }
+                result.append((number, bytes[start..<stop]))
+                number += 1
+                start = end + 1
+            }
         }
         return result
     }

@@ -60,7 +60,7 @@ enum DelimitedManifestReader {
             }
             let record = PairRecord(id: id, image: .file(path: DatasetFiles.resolve(image, relativeTo: directory)),
                                     caption: row.fields[captionIndex], split: split, location: location)
-            try collector.accept(record, extras: extras)
+            try collector.accept(record, extras: extras.isEmpty ? .none : .fields(extras))
         }
         return try collector.finish(format: format)
     }

@@ -14,19 +14,21 @@ enum JSONLManifestReader {
         var collector = RecordCollector(path: path, options: options)
         for (number, line) in DatasetFiles.lines(bytes) where !DatasetFiles.isBlank(line) {
             let location = "\(path):\(number)"
-            let parsed: (PairRecord, [String: String])
+            let record: PairRecord
+            let hasExtras: Bool
             do {
                 let fields = try object(line: line, location: location)
                 // The split is read first, so a bad record of another split is not counted.
                 let split = try optionalString(fields, "split", location: location)
                 guard collector.wants(split: split) else { continue }
-                parsed = try parse(fields: fields, split: split, number: number, location: location,
+                record = try parse(fields: fields, split: split, number: number, location: location,
                                    directory: directory)
+                hasExtras = fields.keys.contains { !knownKeys.contains($0) }
             } catch {
                 try collector.reject(error)
                 continue
             }
-            try collector.accept(parsed.0, extras: parsed.1)
+            try collector.accept(record, extras: hasExtras ? .jsonLine(path: path, range: line.startIndex..<line.endIndex) : .none)
         }
         return try collector.finish(format: .jsonl)
     }
@@ -46,9 +48,9 @@ enum JSONLManifestReader {
         return fields
     }
 
-    /// One manifest object as a record and its extra fields.
+    /// One manifest object as a record.
     static func parse(fields: [String: Any], split: String?, number: Int, location: String,
-                      directory: String) throws(DatasetError) -> (PairRecord, [String: String]) {
+                      directory: String) throws(DatasetError) -> PairRecord {
         let image = try string(fields, "image", location: location)
         let caption = try string(fields, "caption", location: location)
         let id = try identifier(fields["id"], location: location) ?? String(number)
@@ -65,13 +67,28 @@ enum JSONLManifestReader {
             }
         }
         guard !image.isEmpty else { throw .wrongType(location: location, key: "image", expected: "a non-empty path") }
+        return PairRecord(id: id, image: .file(path: DatasetFiles.resolve(image, relativeTo: directory)),
+                          caption: caption, split: split, sameImageAs: sameImageAs, location: location)
+    }
+
+    /// The extra fields of the manifest line at `range` of `path`, read again from the file.
+    static func extras(path: String, range: Range<Int>, location: String) throws(DatasetError) -> [String: String] {
+        let file = try OpenFile(path: path)
+        defer { file.close() }
+        guard let line = try file.bytes(at: range.lowerBound, count: range.count) else {
+            throw .unreadable(path: path, reason: "the manifest changed since it was opened (\(location) is gone)")
+        }
+        let fields: [String: Any]
+        do {
+            fields = try object(line: line[...], location: location)
+        } catch {
+            throw .unreadable(path: path, reason: "the manifest changed since it was opened (\(error))")
+        }
         var extras: [String: String] = [:]
         for (key, value) in fields where !knownKeys.contains(key) {
             extras[key] = jsonText(value)
         }
-        let record = PairRecord(id: id, image: .file(path: DatasetFiles.resolve(image, relativeTo: directory)),
-                                caption: caption, split: split, sameImageAs: sameImageAs, location: location)
-        return (record, extras)
+        return extras
     }
 
     private static func string(_ fields: [String: Any], _ key: String, location: String) throws(DatasetError) -> String {
@@ -101,13 +118,48 @@ enum JSONLManifestReader {
         throw .wrongType(location: location, key: "id", expected: "a string or an integer")
     }
 
-    /// A JSON value as text: strings as they are, anything else as compact JSON.
-    private static func jsonText(_ value: Any) -> String {
+    /// A JSON value as text: strings as they are, anything else as compact
+    /// JSON (object keys sorted).
+    static func jsonText(_ value: Any) -> String {
         if let text = value as? String { return text }
-        if value is NSNull { return "null" }
-        guard let data = try? JSONSerialization.data(withJSONObject: value,
-                                                     options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
-        else { return "\(value)" }
-        return String(decoding: data, as: UTF8.self)
+        var out = ""
+        writeJSON(value, into: &out)
+        return out
+    }
+
+    /// Compact JSON for the values `JSONSerialization` produces; cheaper than
+    /// re-serialising through Foundation for every line of a large manifest.
+    private static func writeJSON(_ value: Any, into out: inout String) {
+        switch value {
+        case let text as String:
+            OrderedJSON.writeString(text, into: &out)
+        case is NSNull:
+            out += "null"
+        case let list as [Any]:
+            out += "["
+            for (i, item) in list.enumerated() {
+                if i > 0 { out += "," }
+                writeJSON(item, into: &out)
+            }
+            out += "]"
+        case let object as [String: Any]:
+            out += "{"
+            for (i, key) in object.keys.sorted().enumerated() {
+                if i > 0 { out += "," }
+                OrderedJSON.writeString(key, into: &out)
+                out += ":"
+                writeJSON(object[key] ?? NSNull(), into: &out)
+            }
+            out += "}"
+        case let number as NSNumber:
+            // JSON booleans arrive as a distinct NSNumber subclass on Linux and Darwin alike.
+            if String(describing: type(of: number)).contains("Boolean") {
+                out += number.boolValue ? "true" : "false"
+            } else {
+                out += number.stringValue
+            }
+        default:
+            out += "\"\(value)\""
+        }
     }
 }

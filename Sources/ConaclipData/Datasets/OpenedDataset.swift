@@ -1,3 +1,5 @@
+import Foundation
+
 /// A dataset read by `DatasetReader.open`: the good records in manifest
 /// order (after the split filter), any extra manifest fields, and the report
 /// of bad records that were skipped. Images stay on disk (or in memory for
@@ -13,24 +15,29 @@ public struct OpenedDataset: PairDataset {
     /// Largest accepted image side at decode time.
     public let maxImageDimension: Int
     public let records: [PairRecord]
-    /// Per-record manifest fields other than the ones `PairRecord` holds
-    /// (e.g. `caption_zh`, `keywords`), parallel to `records`; non-string
-    /// JSON values are kept as compact JSON text. Empty when the format has none.
-    public let extras: [[String: String]]
     /// Bad records skipped while opening (and verifying, if asked).
     public let report: BadRecordReport
+    /// Where each record's extra fields are; empty when no record has any.
+    let extraFields: [RecordExtras]
 
+    /// A dataset over `records` with no extra fields (e.g. a subset of another one).
     public init(name: String, format: DatasetFormat, policy: BadRecordPolicy, split: String?,
                 maxImageDimension: Int = ImageCodec.defaultMaxDimension,
-                records: [PairRecord], extras: [[String: String]], report: BadRecordReport) {
-        precondition(extras.isEmpty || extras.count == records.count, "extras must be parallel to records")
+                records: [PairRecord], report: BadRecordReport) {
+        self.init(name: name, format: format, policy: policy, split: split, maxImageDimension: maxImageDimension,
+                  records: records, extraFields: [], report: report)
+    }
+
+    init(name: String, format: DatasetFormat, policy: BadRecordPolicy, split: String?, maxImageDimension: Int,
+         records: [PairRecord], extraFields: [RecordExtras], report: BadRecordReport) {
+        precondition(extraFields.isEmpty || extraFields.count == records.count, "extras must be parallel to records")
         self.name = name
         self.format = format
         self.policy = policy
         self.split = split
         self.maxImageDimension = maxImageDimension
         self.records = records
-        self.extras = extras
+        self.extraFields = extraFields
         self.report = report
     }
 
@@ -38,9 +45,22 @@ public struct OpenedDataset: PairDataset {
 
     public func record(at index: Int) -> PairRecord { records[index] }
 
-    /// The extra manifest fields of record `index` (empty when there are none).
-    public func extras(at index: Int) -> [String: String] {
-        extras.isEmpty ? [:] : extras[index]
+    /// The manifest fields of record `index` other than the ones
+    /// `PairRecord` holds (e.g. `caption_zh`, `keywords`, a CSV `note`
+    /// column): strings as they are, other JSON values as compact JSON text.
+    /// JSONL extras are read back from the manifest on demand (so opening a
+    /// large manifest costs nothing for them); this throws if the manifest
+    /// changed or vanished since it was opened.
+    public func extras(at index: Int) throws(DatasetError) -> [String: String] {
+        guard !extraFields.isEmpty else { return [:] }
+        switch extraFields[index] {
+        case .none:
+            return [:]
+        case let .fields(fields):
+            return fields
+        case let .jsonLine(path, range):
+            return try JSONLManifestReader.extras(path: path, range: range, location: records[index].location)
+        }
     }
 
     /// Decodes the image of record `index`; errors name the record's location.
@@ -63,7 +83,7 @@ struct RecordCollector {
     let path: String
     let options: DatasetOptions
     private(set) var records: [PairRecord] = []
-    private(set) var extras: [[String: String]] = []
+    private(set) var extras: [RecordExtras] = []
     private(set) var report = BadRecordReport()
     private var firstLocationOfId: [String: String] = [:]
     private var sawSplit = false
@@ -84,7 +104,7 @@ struct RecordCollector {
     }
 
     /// Checks and keeps (or filters out) one parsed record.
-    mutating func accept(_ record: PairRecord, extras recordExtras: [String: String] = [:]) throws(DatasetError) {
+    mutating func accept(_ record: PairRecord, extras recordExtras: RecordExtras = .none) throws(DatasetError) {
         guard wants(split: record.split) else { return }
         if record.caption.allSatisfy({ $0.isWhitespace }) {
             return try reject(.emptyCaption(location: record.location))
@@ -96,9 +116,9 @@ struct RecordCollector {
             return try reject(.duplicateId(location: record.location, id: record.id, firstLocation: first))
         }
         firstLocationOfId[record.id] = record.location
-        if !recordExtras.isEmpty && !keepsExtras {
+        if case .none = recordExtras {} else if !keepsExtras {
             keepsExtras = true
-            extras = Array(repeating: [:], count: records.count)
+            extras = Array(repeating: .none, count: records.count)
         }
         records.append(record)
         if keepsExtras { extras.append(recordExtras) }
@@ -137,6 +157,15 @@ struct RecordCollector {
         }
         return OpenedDataset(name: path, format: format, policy: options.onBadRecord, split: options.split,
                              maxImageDimension: options.maxImageDimension,
-                             records: kept, extras: keptExtras, report: finalReport)
+                             records: kept, extraFields: keptExtras, report: finalReport)
     }
+}
+
+/// Where a record's extra manifest fields are.
+enum RecordExtras: Sendable, Equatable {
+    case none
+    /// Parsed already (CSV/TSV columns).
+    case fields([String: String])
+    /// The byte range of the record's line in a JSONL manifest, parsed on demand.
+    case jsonLine(path: String, range: Range<Int>)
 }
