@@ -76,6 +76,24 @@ public final class ZeroMQSharedBytes: @unchecked Sendable {
 
     deinit { base.deallocate() }
 
+    /// Refills `buffer` in place if it has `count` bytes and nothing else
+    /// holds it (every send over it has been released by libzmq), or
+    /// allocates a new buffer into `buffer` otherwise; returns it, filled.
+    ///
+    /// For messages sent every step (gradients, embeddings): reusing the
+    /// buffer avoids allocating and page-faulting megabytes per step. The
+    /// caller must not keep other references to a buffer it wants reused.
+    public static func reuse<E: Error>(_ buffer: inout ZeroMQSharedBytes?, count: Int,
+                                       fill: (UnsafeMutableRawBufferPointer) throws(E) -> Void) throws(E) -> ZeroMQSharedBytes {
+        if buffer?.count == count, isKnownUniquelyReferenced(&buffer), let reusable = buffer {
+            try fill(UnsafeMutableRawBufferPointer(start: reusable.base, count: count))
+            return reusable
+        }
+        let fresh = try ZeroMQSharedBytes(count: count, fill: fill)
+        buffer = fresh
+        return fresh
+    }
+
     /// Calls `body` with the bytes (read-only).
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(UnsafeRawBufferPointer(start: base, count: count))

@@ -44,6 +44,23 @@ import Testing
         #expect(server.authenticator.stop())
     }
 
+    @Test func fullSizeProtocolMessagesPassTheSizeLimitUnderCurve() throws {
+        // CURVE frames are larger on the wire than in memory; the default
+        // ZMQ_MAXMSGSIZE must still admit a full 1 MiB float frame.
+        let clientKeys = try ZeroMQCurveKeyPair.generate()
+        let server = try Server(allowing: [clientKeys])
+        let client = try server.client(clientKeys, id: "w0")
+        let floats = randomFloats(WireProtocol.floatsPerFrame + 3, seed: 4)
+        let message = try floats.withUnsafeBufferPointer {
+            try WireCodec.encode(.gradient(ShardGradient(weightsVersion: 1, sampleCount: 2)),
+                                 envelope: WireEnvelope(runID: 5, step: 1, microShard: 0), floats: $0)
+        }
+        try client.send(message, timeout: .seconds(5))
+        let received = try #require(try server.router.receive(timeout: .seconds(10)))
+        let decoded = try WireDecoder(runID: 5).decode(received.dropFirst())
+        #expect(decoded.floats.array == floats)
+    }
+
     @Test func aClientWhoseKeyIsNotAllowedIsRefusedAndLogged() throws {
         let allowed = try ZeroMQCurveKeyPair.generate(), stranger = try ZeroMQCurveKeyPair.generate()
         let server = try Server(allowing: [allowed])

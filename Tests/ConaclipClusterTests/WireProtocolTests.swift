@@ -69,6 +69,29 @@ import Testing
         #expect(Array(destination) == floats)
     }
 
+    @Test func payloadBuffersAreReusedOnlyWhenNoMessageHoldsThem() throws {
+        let message = ClusterMessage.gradient(ShardGradient(weightsVersion: 1, sampleCount: 1))
+        let envelope = WireEnvelope(runID: runID, step: 1, microShard: 0)
+        var buffer: ZeroMQSharedBytes?
+        func encode(_ floats: [Float]) throws -> ZeroMQOutgoingMessage {
+            try floats.withUnsafeBufferPointer { try WireCodec.encode(message, envelope: envelope, floats: $0, reusing: &buffer) }
+        }
+        var first: ZeroMQOutgoingMessage? = try encode(randomFloats(64, seed: 1))
+        let firstBuffer = buffer.map(ObjectIdentifier.init)
+        // While the first message is alive (queued), its buffer must not be overwritten.
+        var second: ZeroMQOutgoingMessage? = try encode(randomFloats(64, seed: 2))
+        let secondBuffer = buffer.map(ObjectIdentifier.init)
+        #expect(firstBuffer != nil && secondBuffer != firstBuffer)
+        #expect(try decoder.decode(receivedFrames(try #require(first))).floats.array == randomFloats(64, seed: 1))
+        // Once no message holds it, the buffer is refilled in place.
+        first = nil
+        second = nil
+        let third = try encode(randomFloats(64, seed: 3))
+        #expect(buffer.map(ObjectIdentifier.init) == secondBuffer)
+        #expect(second == nil && first == nil)
+        #expect(try decoder.decode(receivedFrames(third)).floats.array == randomFloats(64, seed: 3))
+    }
+
     @Test func aWorkerThatDoesNotKnowTheRunYetMayRegister() throws {
         let frames = try encode(.register(WorkerRegistration(name: "w", hostname: "h", processID: 1, threads: 1)), runID: 0)
         #expect(try decoder.decode(frames).header.runID == 0)

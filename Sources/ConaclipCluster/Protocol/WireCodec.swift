@@ -16,6 +16,16 @@ public enum WireCodec {
     public static func encode(_ message: ClusterMessage, envelope: WireEnvelope,
                               floats: UnsafeBufferPointer<Float> = UnsafeBufferPointer(start: nil, count: 0))
     throws(ProtocolError) -> ZeroMQOutgoingMessage {
+        var payload: ZeroMQSharedBytes?
+        return try encode(message, envelope: envelope, floats: floats, reusing: &payload)
+    }
+
+    /// Encodes like `encode(_:envelope:floats:)`, writing the floats into
+    /// `payloadBuffer` when it is free for reuse (see
+    /// `ZeroMQSharedBytes.reuse`) and leaving the buffer used there, so a
+    /// message sent every step does not allocate its payload every step.
+    public static func encode(_ message: ClusterMessage, envelope: WireEnvelope, floats: UnsafeBufferPointer<Float>,
+                              reusing payloadBuffer: inout ZeroMQSharedBytes?) throws(ProtocolError) -> ZeroMQOutgoingMessage {
         let type = message.type
         guard type.carriesFloats || floats.isEmpty else {
             throw .malformed("a \(type) message carries no floats, \(floats.count) were given")
@@ -39,7 +49,7 @@ public enum WireCodec {
         hasher.update(meta)
         var outgoing = ZeroMQOutgoingMessage()
         if let source = floats.baseAddress, !floats.isEmpty {
-            let payload = try ZeroMQSharedBytes(count: floats.count * 4) { (destination: UnsafeMutableRawBufferPointer) throws(ProtocolError) in
+            let payload = try ZeroMQSharedBytes.reuse(&payloadBuffer, count: floats.count * 4) { (destination: UnsafeMutableRawBufferPointer) throws(ProtocolError) in
                 let target = destination.baseAddress.unsafelyUnwrapped
                 for frame in 0..<frameCount {
                     let start = frame * WireProtocol.floatsPerFrame

@@ -138,8 +138,10 @@ public struct ProtocolLimits: Sendable, Equatable {
     }
 
     /// The ZMQ_MAXMSGSIZE a socket using these limits needs: its largest
-    /// single frame. Peers sending larger frames are disconnected by libzmq.
-    public var maxFrameBytes: Int { max(maxMetaBytes, WireProtocol.bytesPerFloatFrame, WireHeader.size, 256) }
+    /// single frame plus slack for CURVE, which checks the limit against the
+    /// encrypted frame (33 bytes larger). Peers sending larger frames are
+    /// disconnected by libzmq.
+    public var maxFrameBytes: Int { max(maxMetaBytes, WireProtocol.bytesPerFloatFrame, WireHeader.size, 256) + 4096 }
 
     /// The most frames one message may have (header, meta, float frames, and a routing id).
     public var maxFrames: Int { 3 + WireProtocol.floatFrameCount(for: maxFloats) }
