@@ -137,6 +137,18 @@ enum DatasetFixture {
         #expect(blue[3, 3].red < 8 && blue[3, 3].green < 8 && blue[3, 3].blue > 247)
     }
 
+    @Test func sizeLimitAndSkippedFileChecksApplyAtDecodeTime() throws {
+        let limited = try DatasetFixture.open("clean.jsonl", DatasetOptions(maxImageDimension: 3))
+        let error = DatasetFixture.error { try limited.loadImage(limited.records[0]) }  // red is 4x3
+        #expect(error?.reason.contains("above the limit of 3") == true)
+        #expect(try limited.loadImage(at: 3).width == 2)
+        // Without the open-time stat, a missing file surfaces when it is loaded.
+        let unchecked = try DatasetFixture.open("manifest.jsonl", DatasetOptions(onBadRecord: .skip, checkImageFiles: false))
+        let missing = try #require(unchecked.records.first { $0.id == "missing" })
+        #expect(DatasetFixture.error { try unchecked.loadImage(missing) }
+                == .missingImage(location: missing.location, path: DatasetFixture.path("images/missing.png")))
+    }
+
     @Test func splitFilterKeepsOneSplitAndRefusesManifestsWithoutSplits() throws {
         let val = try DatasetFixture.open("clean.jsonl", DatasetOptions(split: "val"))
         #expect(val.records.map(\.id) == ["blue"])

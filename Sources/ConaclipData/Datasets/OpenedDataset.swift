@@ -68,6 +68,11 @@ public struct OpenedDataset: PairDataset {
         try PairImageLoader.load(records[index], maxDimension: maxImageDimension)
     }
 
+    /// Decodes `record`'s image with this dataset's size limit; errors name its location.
+    public func loadImage(_ record: PairRecord) throws(DatasetError) -> RGBImage {
+        try PairImageLoader.load(record, maxDimension: maxImageDimension)
+    }
+
     /// Decodes a record's image under this dataset's policy: nil (and one
     /// more skipped record in `report`) when the bytes are broken and the
     /// policy is `skip`; throws under `stop`.
