@@ -145,4 +145,7 @@ public struct ProtocolLimits: Sendable, Equatable {
 
     /// The most frames one message may have (header, meta, float frames, and a routing id).
     public var maxFrames: Int { 3 + WireProtocol.floatFrameCount(for: maxFloats) }
+
+    /// The most bytes one message may have over all its frames (routing id included).
+    public var maxMessageBytes: Int { maxFloats * 4 + maxMetaBytes + WireHeader.size + 256 }
 }

@@ -92,6 +92,7 @@ public enum ClusterSockets {
                 try socket.set(.curveServer(secretKey: keyPair.secretKey))
             }
             socket.maxFramesPerMessage = settings.limits.maxFrames
+            socket.maxBytesPerMessage = settings.limits.maxMessageBytes
             return (socket, try socket.bind(endpoint))
         } catch {
             throw .zeroMQ(error)
@@ -115,6 +116,7 @@ public enum ClusterSockets {
                 try socket.set(.curveClient(serverKey: serverKey, keyPair: keyPair))
             }
             socket.maxFramesPerMessage = settings.limits.maxFrames
+            socket.maxBytesPerMessage = settings.limits.maxMessageBytes
             try socket.connect(endpoint)
             return socket
         } catch {

@@ -102,27 +102,33 @@ public enum TransportBenchmark {
         thread.start()
         defer { _ = senderDone.wait(timeout: .now() + 70) }
 
-        guard let ready = try router.receive(timeout: .seconds(10)) else {
-            throw ZeroMQError.timedOut(operation: "benchmark handshake", milliseconds: 10_000)
-        }
-        let peer = ready[0].bytes
-        let clock = ContinuousClock()
-        let start = clock.now
-        try router.send(frames: [peer, Array("go".utf8)], timeout: .seconds(10))
-        var received = 0
-        while received < messageCount {
-            guard let frames = try router.receive(timeout: .seconds(30)) else {
-                throw ZeroMQError.timedOut(operation: "benchmark receive (\(senderFailure.withLock { $0 } ?? "sender silent"))",
-                                           milliseconds: 30_000)
+        do {
+            guard let ready = try router.receive(timeout: .seconds(10)) else {
+                throw ZeroMQError.timedOut(operation: "benchmark handshake", milliseconds: 10_000)
             }
-            guard frames.count == framesPerMessage + 1 else {
-                throw ZeroMQError.invalidArgument("benchmark message with \(frames.count) frames")
+            let peer = ready[0].bytes
+            let clock = ContinuousClock()
+            let start = clock.now
+            try router.send(frames: [peer, Array("go".utf8)], timeout: .seconds(10))
+            var received = 0
+            while received < messageCount {
+                guard let frames = try router.receive(timeout: .seconds(30)) else {
+                    throw ZeroMQError.timedOut(operation: "benchmark receive (\(senderFailure.withLock { $0 } ?? "sender silent"))",
+                                               milliseconds: 30_000)
+                }
+                guard frames.count == framesPerMessage + 1 else {
+                    throw ZeroMQError.invalidArgument("benchmark message with \(frames.count) frames")
+                }
+                received += 1
             }
-            received += 1
+            let elapsed = clock.now - start
+            try router.send(frames: [peer, Array("done".utf8)], timeout: .seconds(10))
+            return Double(messageCount * messageBytes) / seconds(elapsed) / 1e9
+        } catch {
+            // Release the sender thread at once instead of letting its waits run out.
+            context.shutdown()
+            throw error
         }
-        let elapsed = clock.now - start
-        try router.send(frames: [peer, Array("done".utf8)], timeout: .seconds(10))
-        return Double(messageCount * messageBytes) / seconds(elapsed) / 1e9
     }
 
     /// GB/s of XXH64 over `bytes` bytes (best of three).
