@@ -145,28 +145,8 @@ public indirect enum OrderedJSON: Sendable, Equatable {
         }
     }
 
-    /// Writes `value` as a JSON string: quotes, backslashes and control
-    /// characters escaped, everything else as UTF-8.
-    static func writeString(_ value: String, into out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
+    /// Writes `value` as a JSON string literal.
+    static func writeString(_ value: String, into out: inout String) { JSONStringLiteral.append(value, to: &out) }
 }
 
 /// Writes the emoji benchmark's manifest.jsonl and split-stats.json.

@@ -50,18 +50,7 @@ public struct StepMetrics: Sendable, Equatable {
 
     static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
 
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ text: String) -> String { JSONStringLiteral.quoted(text) }
 }
 
 /// The run's `metrics.jsonl`: one JSON object per logged step, appended and

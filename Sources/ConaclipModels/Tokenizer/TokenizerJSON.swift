@@ -249,29 +249,6 @@ enum TokenizerJSON: Sendable {
 
     // MARK: Writing
 
-    /// `s` as a JSON string literal: quotes, backslashes and control characters
-    /// escaped, everything else written as UTF-8 (like Python's
-    /// `json.dumps(..., ensure_ascii=False)`).
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// `s` as a JSON string literal (like Python's `json.dumps(..., ensure_ascii=False)`).
+    static func quoted(_ s: String) -> String { JSONStringLiteral.quoted(s) }
 }
