@@ -32,11 +32,14 @@ let package = Package(
         .target(name: "ConaclipDistill", dependencies: ["ConaclipModels"]),
         // Layer 5: datasets, image preprocessing, sampler, teacher cache.
         .target(name: "ConaclipData", dependencies: ["ConaclipDistill"]),
+        // Layer 5b: search, plots and run reports over the data layer.
+        .target(name: "ConaclipReport", dependencies: ["ConaclipData", .product(name: "Crypto", package: "swift-crypto")]),
         // Layer 6: the distributed coordinator and workers.
         .target(name: "ConaclipCluster", dependencies: ["ConaclipData", .product(name: "Logging", package: "swift-log")]),
         // Layer 7: the command line.
         .executableTarget(name: "conaclip", dependencies: [
             "ConaclipCluster",
+            "ConaclipReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -47,6 +50,7 @@ let package = Package(
         .testTarget(name: "ConaclipDistillTests", dependencies: ["ConaclipDistill"], exclude: ["Fixtures"]),
         .testTarget(name: "ConaclipDataTests", dependencies: ["ConaclipData"], exclude: ["Fixtures"]),
         .testTarget(name: "ConaclipClusterTests", dependencies: ["ConaclipCluster"]),
+        .testTarget(name: "ConaclipReportTests", dependencies: ["ConaclipReport"]),
         .testTarget(name: "ConaclipCLITests", dependencies: ["ConaclipModels"]),
     ],
     swiftLanguageModes: [.v6]

@@ -16,6 +16,9 @@ struct ConaclipCommand: ParsableCommand {
             CheckpointCommand.self,
             TrainCommand.self,
             EvalCommand.self,
+            SearchCommand.self,
+            ExportCommand.self,
+            ReportCommand.self,
             KeysCommand.self,
         ]
     )

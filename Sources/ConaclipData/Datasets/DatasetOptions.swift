@@ -17,16 +17,22 @@ public enum DatasetFormat: String, Sendable, Equatable, CaseIterable {
     /// one shard, a directory of shards, a brace or glob pattern, or several
     /// of those joined by `::`.
     case tar
+    /// A directory of PNG/JPEG files (searched recursively, hidden entries
+    /// skipped), e.g. a photo folder to search: the id is the path relative
+    /// to the directory, the caption the file name without its extension
+    /// (`_` and `-` read as spaces). No split information.
+    case imageFolder = "image-folder"
 
     /// The format implied by `path`: its extension, a directory (of tar
-    /// shards) or a shard pattern. For `.tsv` the first line decides between
+    /// shards, else of images when it holds no `.tar` file but some image)
+    /// or a shard pattern. For `.tsv` the first line decides between
     /// OpenCLIP's columns (`imageColumn` in the header) and EasyNLP's base64
     /// layout.
     public static func detect(path: String, imageColumn: String = DatasetOptions.defaultImageColumn)
         throws(DatasetError) -> DatasetFormat {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            return .tar
+            return ImageFolderReader.looksLikeImageFolder(path) ? .imageFolder : .tar
         }
         let lower = path.lowercased()
         if lower.contains("::") || ShardList.isPattern(path) {

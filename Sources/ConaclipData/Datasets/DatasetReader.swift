@@ -28,6 +28,8 @@ public enum DatasetReader {
             return try Base64TSVReader.read(path: path, options: options)
         case .tar:
             return try WebDatasetReader.read(spec: path, options: options)
+        case .imageFolder:
+            return try ImageFolderReader.read(path: path, options: options)
         }
     }
 }

@@ -79,7 +79,8 @@ public struct TeacherCacheSource: Codable, Equatable, Sendable {
         return words.map(shellQuoted).joined(separator: " ")
     }
 
-    static func shellQuoted(_ word: String) -> String {
+    /// `word` as one POSIX shell word (single-quoted unless plainly safe).
+    public static func shellQuoted(_ word: String) -> String {
         let plain = word.unicodeScalars.allSatisfy {
             CharacterSet.alphanumerics.contains($0) || "-_./=:,+@%".unicodeScalars.contains($0)
         }

@@ -36,13 +36,19 @@ public final class TeacherEmbedder {
     public var dim: Int { model.config.projectionDim }
 
     /// Loads the model directory (as `CLIPEncoder` does) and computes its digests.
-    public init(directory: String) throws(TeacherCacheError) {
+    public convenience init(directory: String) throws(TeacherCacheError) {
         let encoder: CLIPEncoder
         do {
             encoder = try CLIPEncoder(directory: directory, chunkSize: Self.chunkSize)
         } catch {
             throw .teacher(path: directory, reason: "\(error)")
         }
+        try self.init(encoder: encoder, directory: directory)
+    }
+
+    /// Uses a model already loaded from `directory` (whose tokenizer files
+    /// are hashed into the key), e.g. one that also embeds search queries.
+    public init(encoder: CLIPEncoder, directory: String) throws(TeacherCacheError) {
         self.directory = directory
         model = encoder.model
         tokenizer = encoder.tokenizer

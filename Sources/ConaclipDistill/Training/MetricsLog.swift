@@ -101,3 +101,64 @@ public final class MetricsLog {
         }
     }
 }
+
+/// A `metrics.jsonl` read back, for reports and plots.
+public struct MetricsHistory: Sendable, Equatable {
+    /// The logged steps in file order.
+    public var steps: [StepMetrics]
+    /// Lines that were not a metrics object (e.g. a line cut short by a crash).
+    public var unreadableLines: Int
+
+    public init(steps: [StepMetrics], unreadableLines: Int) {
+        self.steps = steps; self.unreadableLines = unreadableLines
+    }
+
+    /// Distillation term names in the order the log lists them.
+    public var termNames: [String] {
+        var seen: Set<String> = []
+        var names: [String] = []
+        for step in steps {
+            for term in step.terms where seen.insert(term.name).inserted { names.append(term.name) }
+        }
+        return names
+    }
+
+    /// Reads `path`. Numbers written as null (non-finite) come back as NaN;
+    /// terms keep the order of their keys on the line (`jsonLine`'s order).
+    public static func read(path: String) throws(TrainingError) -> MetricsHistory {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw .io(path: path, reason: "cannot read the metrics log: \((error as NSError).localizedDescription)")
+        }
+        var steps: [StepMetrics] = []
+        var unreadable = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if let metrics = parse(String(line)) { steps.append(metrics) } else { unreadable += 1 }
+        }
+        return MetricsHistory(steps: steps, unreadableLines: unreadable)
+    }
+
+    /// One line as written by `StepMetrics.jsonLine`, or nil.
+    static func parse(_ line: String) -> StepMetrics? {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+              let step = object["step"] as? Int else { return nil }
+        func number(_ key: String, in dictionary: [String: Any]) -> Double {
+            (dictionary[key] as? NSNumber)?.doubleValue ?? .nan
+        }
+        var terms: [(name: String, value: Double)] = []
+        if let termObject = object["terms"] as? [String: Any] {
+            // JSON objects are unordered once parsed; the key's position on the line restores the logged order.
+            let termsStart = line.range(of: "\"terms\":")?.upperBound ?? line.startIndex
+            let ordered = termObject.keys.sorted { a, b in
+                let pa = line.range(of: StepMetrics.quoted(a) + ":", range: termsStart..<line.endIndex)?.lowerBound ?? line.endIndex
+                let pb = line.range(of: StepMetrics.quoted(b) + ":", range: termsStart..<line.endIndex)?.lowerBound ?? line.endIndex
+                return pa < pb || (pa == pb && a < b)
+            }
+            terms = ordered.map { ($0, number($0, in: termObject)) }
+        }
+        return StepMetrics(step: step, total: number("total", in: object), task: number("task", in: object), terms: terms,
+                           learningRate: number("lr", in: object), gradientNorm: number("grad_norm", in: object),
+                           logitScale: number("logit_scale", in: object), stepTime: number("step_time", in: object),
+                           dataTime: number("data_time", in: object), pairsPerSecond: number("pairs_per_s", in: object))
+    }
+}
