@@ -115,10 +115,7 @@ struct ExportCommand: ParsableCommand {
         let eos = try token(tokenizer.eosTokenId, "end")
         let pad = try token(tokenizer.padTokenId, "padding")
         let unk = try token(tokenizer.unknownTokenId ?? tokenizer.eosTokenId, "unknown")
-        func quoted(_ text: String) -> String {
-            let data = (try? JSONSerialization.data(withJSONObject: [text], options: [])) ?? Data("[\"\"]".utf8)
-            return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
-        }
+        let quoted = JSONStringLiteral.quoted
         var files: [(String, String)] = []
         if needConfig {
             files.append(("tokenizer_config.json", """
