@@ -18,7 +18,7 @@ struct CacheDatasetOptions: ParsableArguments {
     @Option(help: "Keep only this split (train, val, test); default: every record.")
     var split: String?
 
-    @Option(help: "Dataset format (jsonl, csv, tsv, base64-tsv, tar); default: detected from the path.")
+    @Option(help: "Dataset format (jsonl, csv, tsv, base64-tsv, tar, image-folder); default: detected from the path.")
     var format: String?
 
     func open() throws -> OpenedDataset {

@@ -27,7 +27,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Split to evaluate (\"all\" keeps every record).")
     var split = "test"
 
-    @Option(help: "Dataset format (jsonl, csv, tsv, base64-tsv, tar); detected from the path when omitted.")
+    @Option(help: "Dataset format (jsonl, csv, tsv, base64-tsv, tar, image-folder); detected from the path when omitted.")
     var format: String?
 
     @Option(help: "What to do with a bad record or broken image: stop, or skip it and report the count.")

@@ -50,7 +50,7 @@ public enum DatasetFormat: String, Sendable, Equatable, CaseIterable {
         throw .unsupportedFormat(
             path: path,
             reason: "cannot tell the dataset format from the name; use .jsonl, .csv, .tsv, .tar, a directory "
-                + "of .tar shards, or name the format (jsonl, csv, tsv, base64-tsv, tar)")
+                + "of .tar shards or of pictures, or name the format (jsonl, csv, tsv, base64-tsv, tar, image-folder)")
     }
 }
 
