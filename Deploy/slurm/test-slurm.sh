@@ -155,7 +155,7 @@ if [ "$mode" = trivial ]; then
 else
   bin=${CONACLIP_BIN:-}
   if [ -z "$bin" ]; then
-    swift build --product conaclip >/dev/null
+    swift build --product conaclip >/dev/null 2>&1 || { swift build --product conaclip; exit 1; }
     bin="$(swift build --show-bin-path)/conaclip"
   fi
   config=${CONACLIP_TEST_CONFIG:-configs/smoke.yaml}
