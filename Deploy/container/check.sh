@@ -66,13 +66,13 @@ static_bin="$(cd "$repo" && swift build --static-swift-stdlib --scratch-path "$s
 install -m 755 "$static_bin" "$rootfs/usr/local/bin/conaclip"
 mkdir -p "$rootfs/opt/conaclip"
 cp -r "$repo/configs" "$rootfs/opt/conaclip/"
-chroot "$rootfs" useradd --system --uid 10001 --user-group --home-dir /nonexistent --no-create-home conaclip
+chroot "$rootfs" useradd --uid 10001 --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin conaclip
 mount -t proc proc "$rootfs/proc"; mounted+=("$rootfs/proc")
 mount --bind /dev "$rootfs/dev"; mounted+=("$rootfs/dev")
 
 missing=$(chroot "$rootfs" ldd /usr/local/bin/conaclip | grep 'not found' || true)
 [ -z "$missing" ] || { say "FAIL: libraries missing in the runtime rootfs:"; echo "$missing"; exit 1; }
-say "ldd in the runtime rootfs: $(chroot "$rootfs" ldd /usr/local/bin/conaclip | grep -c '=>') libraries, none missing; no libswift*: $(chroot "$rootfs" ldd /usr/local/bin/conaclip | grep -c libswift || true) Swift runtime libraries"
+say "ldd in the runtime rootfs: $(chroot "$rootfs" ldd /usr/local/bin/conaclip | grep -c '=>') libraries, none missing, Swift runtime libraries among them: $(chroot "$rootfs" ldd /usr/local/bin/conaclip | grep -c libswift || true)"
 in_rootfs() { chroot --userspec=10001:10001 "$rootfs" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp \
   OPENBLAS_NUM_THREADS=1 CONACLIP_BLAS_THREADS=1 sh -c "cd /opt/conaclip && $1"; }
 in_rootfs "conaclip doctor" >"$tmp/doctor.log" 2>&1 || { cat "$tmp/doctor.log"; say "FAIL: conaclip doctor"; exit 1; }
