@@ -18,7 +18,7 @@
 # Environment: CONACLIP_BIN (default: a debug build of this checkout),
 # CONACLIP_TEST_CONFIG (default configs/smoke.yaml; its steps are raised to
 # STEPS and its metrics logged every step), STEPS (default 64), CUT_STEP
-# (default 8), SUBNET (first three octets, default 10.211.0), TIMEOUT
+# (default 8), DEAD_AFTER (cluster.dead_after in seconds, default 3), SUBNET (first three octets, default 10.211.0), TIMEOUT
 # (seconds for the whole distributed run, default 600). KEEP=1 keeps the
 # scratch directory. Namespaces and processes are removed on every exit path.
 set -euo pipefail
@@ -79,6 +79,11 @@ base=${CONACLIP_TEST_CONFIG:-configs/smoke.yaml}
 config=$work/netns.yaml
 sed -E -e "s/^steps: *[0-9]+/steps: $steps/" -e 's/^(  every_steps:) *4( |$)/\1 1\2/' "$base" >"$config"
 grep -q "^steps: $steps" "$config" || { say "could not set steps in $config"; exit 1; }
+# Declare a silent worker dead after DEAD_AFTER seconds (default 3; the
+# cluster settings do not change the weights, so the digest comparison holds).
+if ! grep -q '^cluster:' "$config"; then
+  printf 'cluster:\n  heartbeat_interval: 0.5\n  dead_after: %s\n' "${DEAD_AFTER:-3}" >>"$config"
+fi
 (( cut_step < steps )) || { say "CUT_STEP ($cut_step) must be below STEPS ($steps)"; exit 2; }
 
 say "single-process reference: conaclip train --config $config ($steps steps)"

@@ -40,9 +40,12 @@ if ((${#need[@]})); then
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=1
   fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  installed=0
+  apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+    && installed=1
   if [ "$policy_added" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  [ "$installed" = 1 ] || { say "installing ${need[*]} failed"; exit 1; }
 fi
 
 # ---- scratch directory and cleanup ------------------------------------------
