@@ -11,7 +11,8 @@
 # but can no longer be reached. The test passes when the run still completes
 # (worker1 takes over worker2's micro-shards), the cut landed before the last
 # step, and the run's `conaclip checkpoint digest` equals that of a
-# single-process `conaclip train` of the same config.
+# single-process `conaclip train` of the same config, and metrics.jsonl
+# records worker2 as dead.
 #
 #   bash Deploy/netns/test-netns.sh
 #
@@ -134,8 +135,9 @@ deadline=$(( $(date +%s) + timeout ))
 # The newest step in metrics.jsonl (0 before the first line).
 last_step() {
   local line
-  line=$(grep -o '"step":[0-9]*' "$run/metrics.jsonl" 2>/dev/null | tail -n 1) || true
-  echo "${line#\"step\":}" | sed 's/^$/0/'
+  line=$(grep -o '^{"step":[0-9]*' "$run/metrics.jsonl" 2>/dev/null | tail -n 1) || true
+  line=${line#\{\"step\":}
+  echo "${line:-0}"
 }
 reached_cut() { (( $(last_step) >= cut_step )); }
 coordinator_alive() { kill -0 "$coordinator_pid" 2>/dev/null; }
@@ -157,6 +159,11 @@ coordinator_status=0
 wait "$coordinator_pid" || coordinator_status=$?
 [ "$coordinator_status" = 0 ] || { say "FAIL: coordinator exited with $coordinator_status"; tail -n 30 "$work/coordinator.log"; exit 1; }
 kill -0 "$worker2_pid" 2>/dev/null && say "worker2 still running behind its cut link (as expected); stopping it"
+# The coordinator must have noticed: a membership event declaring worker2 dead.
+events=$(grep '^{"event":' "$run/metrics.jsonl" || true)
+printf '%s\n' "$events" | sed 's/^/  event: /'
+printf '%s\n' "$events" | grep -q '"event":"dead","worker":"worker2"' \
+  || { say "FAIL: no 'dead' event for worker2 in metrics.jsonl"; exit 1; }
 actual=$("$bin" checkpoint digest "$run")
 say "digest single-process      $expected"
 say "digest 2 workers, 1 cut    $actual"
