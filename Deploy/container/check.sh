@@ -47,26 +47,8 @@ say "hadolint rejects a broken Containerfile ($(grep -c . "$tmp/broken.out") fin
 
 # ---- rootfs: the runtime stage's packages, for real ----------------------------
 [ "$(id -u)" -eq 0 ] || { say "rootfs needs root (debootstrap, chroot)"; exit 2; }
-# The runtime stage's apt-get install list, read from the Containerfile.
-packages=$(awk '/^FROM .* AS runtime/{r=1} r&&/apt-get install/{p=1;next} p&&/rm -rf/{exit} p{print}' "$file" \
-  | tr -d '\\&' | xargs)
-[ -n "$packages" ] || { say "could not read the runtime stage's packages"; exit 1; }
-say "runtime packages: $packages"
-command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
 rootfs=$tmp/rootfs
-say "debootstrap (minbase) bookworm + runtime packages"
-debootstrap --variant=minbase --include="${packages// /,}" bookworm "$rootfs" >"$tmp/debootstrap.log" 2>&1 \
-  || { tail -n 20 "$tmp/debootstrap.log"; say "debootstrap failed"; exit 1; }
-
-scratch=${CONACLIP_STATIC_BUILD:-/tmp/conaclip-static-build}
-say "building conaclip --static-swift-stdlib (debug) in $scratch"
-(cd "$repo" && swift build --product conaclip --static-swift-stdlib --scratch-path "$scratch" >"$tmp/build.log" 2>&1) \
-  || { tail -n 30 "$tmp/build.log"; exit 1; }
-static_bin="$(cd "$repo" && swift build --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)/conaclip"
-install -m 755 "$static_bin" "$rootfs/usr/local/bin/conaclip"
-mkdir -p "$rootfs/opt/conaclip"
-cp -r "$repo/configs" "$rootfs/opt/conaclip/"
-chroot "$rootfs" useradd --uid 10001 --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin conaclip
+bash "$here/make-rootfs.sh" "$rootfs"
 mount -t proc proc "$rootfs/proc"; mounted+=("$rootfs/proc")
 mount --bind /dev "$rootfs/dev"; mounted+=("$rootfs/dev")
 
