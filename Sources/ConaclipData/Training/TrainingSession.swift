@@ -77,11 +77,23 @@ public final class TrainingSession {
         self.totalSteps = totalSteps
 
         // Teacher (only when some term needs it).
-        var teacher: FrozenTeacher?
+        var teacher: TeacherEmbeddingSource?
         var teacherPixels: CLIPImagePreprocessor?
         var teacherTokens: (tokenizer: CLIPTokenizer, contextLength: Int)?
         var teacherDescription = "none"
-        if let spec = config.teacher, !config.loss.terms.isEmpty {
+        if let cacheConfig = config.teacherCache, case let .directory(path) = config.teacher, !config.loss.terms.isEmpty {
+            // The teacher's embeddings come from the memory-mapped cache: no
+            // teacher forward and no teacher inputs in the batches.
+            let cached = try Self.cachedTeacher(cacheConfig, teacherPath: path, config: config, pairs: pairs, say: say)
+            guard cached.teacher.embeddingWidth == studentConfig.projectionDim else {
+                throw .teacher("the teacher cache \(cacheConfig.path) holds \(cached.teacher.embeddingWidth)-wide embeddings but the "
+                    + "student projects to \(studentConfig.projectionDim); their projection_dim must match")
+            }
+            teacher = cached.teacher
+            teacherDescription = cached.description
+            note("teacher: \(path) (\(cached.parameterCount) parameters), embeddings read from the cache \(cacheConfig.path) "
+                + "(\(cached.teacher.cache.count) records, not run during training)")
+        } else if let spec = config.teacher, !config.loss.terms.isEmpty {
             let made = try Self.teacher(spec, config: config, tokenizer: tokenizer, pairs: pairs, run: run,
                                         tokenizerFiles: tokenizerFiles, preprocessorPath: preprocessorPath, say: say)
             teacher = FrozenTeacher(model: made.model)
@@ -170,6 +182,42 @@ public final class TrainingSession {
         do {
             return try LearningRateSchedule(lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: totalSteps, minLR: o.minLR)
         } catch { throw .schedule(error) }
+    }
+
+    /// A teacher-embedding cache opened for the run's dataset.
+    struct OpenedCache {
+        var teacher: CachedTeacher
+        /// Same form as a directory teacher's description (part of the run's digest).
+        var description: String
+        var parameterCount: Int
+    }
+
+    /// Opens (or, under `on_stale: rebuild`, builds) the cache of the
+    /// teacher directory's embeddings of the training pairs, refusing a
+    /// missing, corrupt or stale file under `refuse`. The teacher model is
+    /// loaded to compute its digests (the cache's key) and released.
+    static func cachedTeacher(_ cacheConfig: TeacherCacheConfig, teacherPath: String, config: TrainingConfig,
+                              pairs: TrainingPairs, say: (String) -> Void) throws(TrainingError) -> OpenedCache {
+        guard case let .dataset(dataset) = pairs, case let .manifest(dataPath, split, _) = config.data else {
+            throw .config(.invalidValue(source: config.source, key: "teacher_cache",
+                                        reason: "a teacher cache needs manifest data (data.manifest)"))
+        }
+        do {
+            let embedder = try TeacherEmbedder(directory: teacherPath)
+            let digest = try dataset.datasetDigest()
+            if cacheConfig.onStale == .rebuild && !FileManager.default.fileExists(atPath: cacheConfig.path) {
+                say("teacher cache \(cacheConfig.path) does not exist; building it (on_stale: rebuild)")
+            }
+            let cache = try TeacherEmbeddingCache.open(config: cacheConfig, teacher: embedder, dataset: dataset,
+                                                       datasetDigest: digest, dataPath: dataPath, split: split)
+            let description = "\(teacherPath) (sha256 \(ParameterDigest.sha256(of: embedder.model.parameters).prefix(16)))"
+            return OpenedCache(teacher: CachedTeacher(cache: cache), description: description,
+                               parameterCount: embedder.model.parameters.count)
+        } catch let error as TeacherCacheError {
+            throw .teacher("teacher_cache: \(error)")
+        } catch {
+            throw .data("teacher_cache: \(error)")
+        }
     }
 
     /// A frozen teacher: its model, its tokenizer and its image settings.

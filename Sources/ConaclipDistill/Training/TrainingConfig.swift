@@ -12,6 +12,10 @@ import Yams
 /// model: configs/models/student-64.yaml     # student preset (required)
 /// teacher: runs/teacher/final                # model directory; absent = plain CLIP pre-training
 /// # teacher: {init: configs/models/tiny-teacher.yaml, seed: 1}   # or a teacher made from a seed
+/// teacher_cache:                             # optional; default none: the teacher runs every step
+///   path: runs/teacher-cache/train.cache     # `conaclip cache build` output for this teacher and data
+///   on_stale: refuse                         # refuse | rebuild (missing, corrupt or stale file); default refuse
+///   verify_payload: true                     # check the payload SHA-256 on open; default true
 /// data:                                      # default {manifest: data/emoji/manifest.jsonl}
 ///   manifest: data/emoji/manifest.jsonl
 ///   split: train                             # default train ("all" = every record)
@@ -134,6 +138,10 @@ public struct TrainingConfig: Sendable, Equatable {
     public var model: String
     /// nil: plain CLIP pre-training of `model`.
     public var teacher: Teacher?
+    /// The teacher's embeddings come from this memory-mapped cache instead
+    /// of a forward pass each step (needs `teacher: DIR` and manifest data).
+    /// nil (the default): the teacher runs every step.
+    public var teacherCache: TeacherCacheConfig?
     public var data: DataSource = .manifest(path: TrainingConfig.defaultManifest, split: "train", onBadRecord: .stop)
     /// nil: the teacher directory's tokenizer, or `learn(4096)` without one.
     public var tokenizer: Tokenizer?
@@ -151,7 +159,7 @@ public struct TrainingConfig: Sendable, Equatable {
 
     public static let defaultManifest = "data/emoji/manifest.jsonl"
     public static let defaultVocabularySize = 4096
-    static let topLevelKeys = ["model", "teacher", "data", "tokenizer", "batch_size", "micro_shards", "steps",
+    static let topLevelKeys = ["model", "teacher", "teacher_cache", "data", "tokenizer", "batch_size", "micro_shards", "steps",
                                "epochs", "seed", "optimizer", "loss", "checkpoint", "log"]
 
     public init(source: String, model: String) {
@@ -196,6 +204,7 @@ public struct TrainingConfig: Sendable, Equatable {
         guard let model = try root.string("model") else { throw root.missing("model") }
         var config = TrainingConfig(source: source, model: model)
         try config.readTeacher(root)
+        try config.readTeacherCache(root)
         try config.readData(root)
         try config.readTokenizer(root)
         if let value = try root.int("batch_size") {
@@ -267,6 +276,25 @@ public struct TrainingConfig: Sendable, Equatable {
         case (nil, nil):
             throw .missingKey(source: root.location("teacher"), key: "teacher.directory (or teacher.init)")
         }
+    }
+
+    private mutating func readTeacherCache(_ root: ConfigMapping) throws(TrainingConfigError) {
+        guard let node = root.node("teacher_cache") else { return }
+        if case .scalar = node {
+            teacherCache = TeacherCacheConfig(path: try root.string("teacher_cache") ?? "")
+            return
+        }
+        guard let section = try root.mapping("teacher_cache", allowed: ["path", "on_stale", "verify_payload"]) else { return }
+        guard let path = try section.string("path"), !path.isEmpty else { throw section.missing("path") }
+        var settings = TeacherCacheConfig(path: path)
+        if let name = try section.string("on_stale") {
+            guard let policy = TeacherCacheStalePolicy(rawValue: name) else {
+                throw section.invalid("on_stale", "must be one of \(TeacherCacheStalePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got \(name)")
+            }
+            settings.onStale = policy
+        }
+        settings.verifyPayload = try section.bool("verify_payload") ?? true
+        teacherCache = settings
     }
 
     private mutating func readData(_ root: ConfigMapping) throws(TrainingConfigError) {
@@ -374,6 +402,23 @@ public struct TrainingConfig: Sendable, Equatable {
             throw .invalidValue(source: source, key: "loss.terms",
                                 reason: "distillation terms need a teacher; add `teacher:` or remove the terms")
         }
+        if let cache = teacherCache {
+            guard case .directory = teacher else {
+                throw .invalidValue(source: source, key: "teacher_cache",
+                                    reason: teacher == nil
+                                        ? "a teacher cache needs a teacher; add `teacher: DIR` or remove teacher_cache"
+                                        : "a teacher cache is keyed by a teacher model directory's weights, but this teacher "
+                                            + "is made in the run (teacher.init); use `teacher: DIR` or remove teacher_cache")
+            }
+            guard case .manifest = data else {
+                throw .invalidValue(source: source, key: "teacher_cache",
+                                    reason: "a teacher cache holds the embeddings of a dataset's records, but data is synthetic; "
+                                        + "use data.manifest or remove teacher_cache")
+            }
+            guard !cache.path.isEmpty else {
+                throw .invalidValue(source: source, key: "teacher_cache.path", reason: "must name the cache file")
+            }
+        }
         if loss.taskWeight == 0 && (loss.terms.isEmpty || loss.terms.allSatisfy { $0.weight == 0 }) {
             throw .invalidValue(source: source, key: "loss", reason: "every loss weight is 0, so nothing would be trained")
         }
@@ -429,6 +474,11 @@ public struct TrainingConfig: Sendable, Equatable {
             + "beta1:\(o.beta1),beta2:\(o.beta2),eps:\(o.eps),max_grad_norm:\(o.maxGradNorm)")
         lines.append("loss.task_weight=\(loss.taskWeight)")
         lines.append("loss.terms=\(loss.terms.map(\.description).joined(separator: ","))")
+        // Cached embeddings were computed in other forward batches than the
+        // step's micro-shards, so they differ in the last bits: a run that
+        // reads them is another run. The line is absent without a cache, so
+        // the digests of runs without one are what they always were.
+        if teacherCache != nil { lines.append("teacher_cache=on") }
         return lines.joined(separator: "\n") + "\n"
     }
 }
