@@ -16,6 +16,7 @@ struct ConaclipCommand: ParsableCommand {
             CheckpointCommand.self,
             TrainCommand.self,
             EvalCommand.self,
+            AblateCommand.self,
             SearchCommand.self,
             ExportCommand.self,
             ReportCommand.self,
