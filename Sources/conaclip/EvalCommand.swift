@@ -14,12 +14,15 @@ struct EvalCommand: ParsableCommand {
             (same_image_as, in either direction). Similarities are cosine similarities of the L2-normalised \
             embeddings; equal similarities rank the lower record index first. Recalls are in percent; mean \
             recall is the mean of the six. Encoding speed is measured in this run with one BLAS thread, \
-            after one warm-up batch, over the evaluated set, with image decoding excluded: run eval on the \
-            teacher and the student on the same machine to compare them.
+            after one warm-up batch, over the evaluated set, with image decoding excluded. Give --model \
+            several times (e.g. the teacher first, then the students) to evaluate them one after another on \
+            the same data in one run: the table then has a row per model and each model's encoding speed \
+            relative to the first model's, measured in this run (the deployment comparison); --json then \
+            prints {"models": [...], "relative_to": FIRST, "image_speedup": [...], "text_speedup": [...]}.
             """)
 
-    @Option(help: "Model directory (Hugging Face CLIP layout: config.json, model.safetensors, tokenizer files).")
-    var model: String
+    @Option(help: "Model directory (Hugging Face CLIP layout: config.json, model.safetensors, tokenizer files); repeat to compare models.")
+    var model: [String] = []
 
     @Option(help: "Dataset: a JSONL/CSV/TSV manifest, a tar shard, a directory of shards or a shard pattern.")
     var data: String
@@ -40,6 +43,7 @@ struct EvalCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard !model.isEmpty else { throw ValidationError("give a model directory with --model DIR") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         guard !split.isEmpty else { throw ValidationError("--split must not be empty (use \"all\" to keep every record)") }
         if let format, DatasetFormat(rawValue: format) == nil {
@@ -53,13 +57,48 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         // Throughput is specified single-threaded, like the deployment table.
         BLAS.setThreads(1)
-        try Self.checkArgumentsNotSwapped(model: model, data: data)
+        for path in model { try Self.checkArgumentsNotSwapped(model: path, data: data) }
         let splitFilter = split == "all" ? nil : split
         let options = DatasetOptions(
             format: format.flatMap(DatasetFormat.init(rawValue:)), split: splitFilter,
             onBadRecord: BadRecordPolicy(rawValue: onBadRecord) ?? .stop)
         let dataset = try Self.openDataset(path: data, options: options)
 
+        var reports: [EvalReport] = []
+        var tables: [String] = []
+        var skippedSummary: String?
+        for path in model {
+            let (report, skipped, context) = try evaluate(model: path, dataset: dataset, split: splitFilter)
+            reports.append(report)
+            tables.append(report.table(skipped: skipped, context: context))
+            skippedSummary = skipped.summary
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if reports.count == 1, let report = reports.first {
+            if json {
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(tables[0])
+            }
+        } else {
+            let comparison = EvalComparison(models: reports)
+            if json {
+                print(String(decoding: try encoder.encode(comparison), as: UTF8.self))
+            } else {
+                print(comparison.table())
+                print("")
+                print(tables.joined(separator: "\n\n"))
+            }
+        }
+        if json, let summary = skippedSummary {
+            FileHandle.standardError.write(Data("conaclip eval: \(summary)\n".utf8))
+        }
+    }
+
+    /// Evaluates one model directory on the opened dataset.
+    func evaluate(model: String, dataset: OpenedDataset,
+                  split: String?) throws -> (report: EvalReport, skipped: BadRecordReport, context: Int) {
         let encoder: CLIPEncoder
         do {
             encoder = try CLIPEncoder(directory: model, chunkSize: batch)
@@ -73,7 +112,7 @@ struct EvalCommand: ParsableCommand {
         var skipped = dataset.report
         skipped.merge(outcome.skipped)
         let report = EvalReport(
-            model: model, data: data, split: splitFilter, count: outcome.records.count,
+            model: model, data: data, split: split, count: outcome.records.count,
             t2i: outcome.retrieval.textToImage, i2t: outcome.retrieval.imageToText,
             meanRecall: outcome.retrieval.meanRecall,
             parameters: ParameterCounts(model: encoder.model),
@@ -83,16 +122,7 @@ struct EvalCommand: ParsableCommand {
             imageSeconds: outcome.throughput.imageSeconds, textSeconds: outcome.throughput.textSeconds,
             blasThreads: outcome.throughput.blasThreads, batch: batch,
             skippedRecords: skipped.skippedCount, truncatedCaptions: outcome.truncatedCaptions)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(report.table(skipped: skipped, context: encoder.model.config.textConfig.maxPositionEmbeddings))
-        }
-        if json, let summary = skipped.summary {
-            FileHandle.standardError.write(Data("conaclip eval: \(summary)\n".utf8))
-        }
+        return (report, skipped, encoder.model.config.textConfig.maxPositionEmbeddings)
     }
 
     /// Catches the common slip of giving the model as data or the data as model.
@@ -203,6 +233,66 @@ struct EvalReport: Encodable {
             + "batch \(batch), after one warm-up batch, image decoding excluded):")
         lines.append(String(format: "  images/s  %10.1f   (%d images in %.3f s)", imagesPerSecond, count, imageSeconds))
         lines.append(String(format: "  texts/s   %10.1f   (%d texts in %.3f s)", textsPerSecond, count, textSeconds))
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Several models evaluated in one run on the same data: the paper's
+/// deployment comparison, with encoding speed relative to the first model.
+struct EvalComparison: Encodable {
+    var models: [EvalReport]
+
+    /// The first model, which the speed-ups are relative to.
+    var relativeTo: String { models.first?.model ?? "" }
+    /// Each model's images/s divided by the first model's.
+    var imageSpeedup: [Double] { models.map { Self.ratio($0.imagesPerSecond, models.first?.imagesPerSecond) } }
+    var textSpeedup: [Double] { models.map { Self.ratio($0.textsPerSecond, models.first?.textsPerSecond) } }
+
+    static func ratio(_ value: Double, _ base: Double?) -> Double {
+        guard let base, base > 0 else { return 0 }
+        return value / base
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case models
+        case relativeTo = "relative_to", imageSpeedup = "image_speedup", textSpeedup = "text_speedup"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(models, forKey: .models)
+        try c.encode(relativeTo, forKey: .relativeTo)
+        try c.encode(imageSpeedup, forKey: .imageSpeedup)
+        try c.encode(textSpeedup, forKey: .textSpeedup)
+    }
+
+    /// One row per model: size, recalls, mean recall and encoding speed.
+    func table() -> String {
+        guard let first = models.first else { return "" }
+        var lines: [String] = []
+        lines.append("data: \(first.data), split \(first.split ?? "all"): \(first.count) pairs; recalls in percent "
+            + "(identical pictures count as hits); speed measured in this run (\(first.blasThreads) BLAS thread"
+            + "\(first.blasThreads == 1 ? "" : "s"), batch \(first.batch), image decoding excluded), relative to the first model")
+        lines.append("")
+        let header = ["model", "params", "MiB", "T>I R@1", "R@5", "R@10", "I>T R@1", "R@5", "R@10", "mean",
+                      "images/s", "x", "texts/s", "x"]
+        var rows: [[String]] = [header]
+        let imageUp = imageSpeedup, textUp = textSpeedup
+        for (index, report) in models.enumerated() {
+            let recalls = [report.t2i.r1, report.t2i.r5, report.t2i.r10, report.i2t.r1, report.i2t.r5, report.i2t.r10,
+                           report.meanRecall].map { String(format: "%.2f", $0) }
+            rows.append([report.model, "\(report.parameters.total)", String(format: "%.2f", Double(report.sizeBytes) / 1_048_576)]
+                + recalls
+                + [String(format: "%.1f", report.imagesPerSecond), String(format: "%.2f", imageUp[index]),
+                   String(format: "%.1f", report.textsPerSecond), String(format: "%.2f", textUp[index])])
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            lines.append(row.enumerated().map { column, text in
+                column == 0 ? text.padding(toLength: widths[0], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[column] - text.count) + text
+            }.joined(separator: "  "))
+        }
         return lines.joined(separator: "\n")
     }
 }
