@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, each reported against a baseline measured in the same run.",
-        subcommands: [TrainStepBench.self, DataBench.self, TransportBench.self])
+        subcommands: [TrainStepBench.self, DataBench.self, DistillBench.self, TransportBench.self])
 }
 
 /// `conaclip bench train-step`: times forward + backward + AdamW of the CLIP
@@ -51,6 +51,29 @@ struct TrainStepBench: ParsableCommand {
     func run() throws {
         BLAS.setThreads(threads)
         let config = try ModelSource.config(from: model)
+        let report = try Self.measure(model: model, config: config, batch: batch, threads: threads, steps: steps,
+                                      warmup: warmup, seed: seed, saveModel: saveModel)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print("model:               \(report.model) (\(report.parameters) parameters)")
+            print("batch / threads:     \(batch) / \(threads) (BLAS core \(report.blasCore))")
+            print(String(format: "step (median of %d):  %.4f s  = %.1f pairs/s", steps, report.stepSeconds, report.pairsPerSecond))
+            print(String(format: "  forward %.4f  loss %.4f  backward %.4f  optimizer %.4f",
+                         report.forwardSeconds, report.lossSeconds, report.backwardSeconds, report.optimizerSeconds))
+            print(String(format: "achieved:            %.1f GFLOP/s = %.0f%% of this run's SGEMM peak (%.1f GFLOP/s)",
+                         report.achievedGFLOPS, 100 * report.fractionOfSGEMMPeak, report.sgemmGFLOPS))
+        }
+    }
+
+    /// Times `warmup + steps` CLIP training steps of a model made from
+    /// `config` on a random batch and reports the median step; BLAS threads
+    /// must already be set to `threads`.
+    static func measure(model: String, config: CLIPConfig, batch: Int, threads: Int, steps: Int, warmup: Int,
+                        seed: UInt64, saveModel: String? = nil) throws -> TrainStepReport {
         let clip = try CLIPModel(config: config)
         clip.initialize(seed: seed)
         if let directory = saveModel {
@@ -82,20 +105,7 @@ struct TrainStepBench: ParsableCommand {
             backwardSeconds: median.backward, optimizerSeconds: median.optimizer,
             flopsPerStep: flopsPerStep, achievedGFLOPS: achieved, sgemmGFLOPS: sgemm,
             fractionOfSGEMMPeak: achieved / sgemm, finalLoss: Double(lastLoss))
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print("model:               \(report.model) (\(report.parameters) parameters)")
-            print("batch / threads:     \(batch) / \(threads) (BLAS core \(report.blasCore))")
-            print(String(format: "step (median of %d):  %.4f s  = %.1f pairs/s", steps, report.stepSeconds, report.pairsPerSecond))
-            print(String(format: "  forward %.4f  loss %.4f  backward %.4f  optimizer %.4f",
-                         median.forward, median.loss, median.backward, median.optimizer))
-            print(String(format: "achieved:            %.1f GFLOP/s = %.0f%% of this run's SGEMM peak (%.1f GFLOP/s)",
-                         achieved, 100 * report.fractionOfSGEMMPeak, sgemm))
-        }
+        return report
     }
 }
 
