@@ -67,7 +67,9 @@ final class AblationRunner {
         // Inputs first: a missing teacher or dataset is reported before anything is written.
         let pairs = try openEvaluationPairs()
         evaluationPairs = pairs
-        let inputs = try inputsDigest(evaluation: pairs)
+        let training = try openTrainingPairs()
+        try checkLength(trainingPairs: training.count)
+        let inputs = try inputsDigest(training: training, evaluation: pairs)
         for sub in ["", "configs", "cells", "results", "logs"] {
             try createDirectory(sub.isEmpty ? directory : path(sub))
         }
@@ -224,6 +226,30 @@ final class AblationRunner {
         }
     }
 
+    private func openTrainingPairs() throws -> TrainingPairs {
+        let config = grid.config(for: grid.cells[0])
+        do {
+            return try TrainingPairs.open(config.data)
+        } catch {
+            throw AblateError("training data (\(grid.basePath)): \(error)")
+        }
+    }
+
+    /// Refuses a run length the training schedule cannot take (e.g. fewer
+    /// steps than the base's warmup), before any cell starts.
+    private func checkLength(trainingPairs: Int) throws {
+        let config = grid.config(for: grid.cells[0])
+        let total: Int
+        do { total = try config.totalSteps(trainingPairs: trainingPairs) } catch {
+            throw AblateError("\(error) (base \(grid.basePath), \(trainingPairs) training pairs)")
+        }
+        let warmup = config.optimizer.warmupSteps
+        guard warmup <= total else {
+            throw AblateError("\(grid.source): each run would take \(total) steps, fewer than the \(warmup) warmup steps of "
+                + "\(grid.basePath) (optimizer.warmup_steps); give the grid more steps or epochs, or a base with less warmup")
+        }
+    }
+
     private func evaluate(_ cell: AblationGrid.Cell, model: String, into record: inout AblationRecord) throws {
         guard let pairs = evaluationPairs else { throw AblateError("the evaluation data is not open") }
         let encoder = try CLIPEncoder(directory: model, chunkSize: grid.evaluation.batch)
@@ -246,7 +272,7 @@ final class AblationRunner {
     /// recorded cell stale: the model and teacher presets' bytes, the teacher
     /// directory's config and weight files, the tokenizer files, and the
     /// training and evaluation datasets' digests (ids, captions, image bytes).
-    private func inputsDigest(evaluation pairs: TrainingPairs) throws -> String {
+    private func inputsDigest(training: TrainingPairs, evaluation pairs: TrainingPairs) throws -> String {
         let config = grid.config(for: grid.cells[0])
         var lines: [String] = []
         lines.append("model_preset=" + (try fileDigest(config.model, what: "model preset")))
@@ -267,11 +293,7 @@ final class AblationRunner {
         if case let .directory(tokenizer) = config.effectiveTokenizer {
             lines.append("tokenizer=" + (try TeacherEmbedder.tokenizerDigest(directory: tokenizer)))
         }
-        if case .manifest = config.data {
-            let train: TrainingPairs
-            do { train = try TrainingPairs.open(config.data) } catch { throw AblateError("training data (\(grid.basePath)): \(error)") }
-            if case let .dataset(dataset) = train { lines.append("train_data=" + (try dataset.datasetDigest())) }
-        }
+        if case let .dataset(dataset) = training { lines.append("train_data=" + (try dataset.datasetDigest())) }
         if case let .dataset(dataset) = pairs { lines.append("eval_data=" + (try dataset.datasetDigest())) }
         return Self.sha256(lines.joined(separator: "\n"))
     }

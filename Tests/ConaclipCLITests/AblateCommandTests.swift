@@ -111,16 +111,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("abl").path))
 
         // With data but no teacher directory, the teacher is named.
-        let manifest = try CacheCommandTests.writeManifest(in: directory)
+        let emoji = directory.appendingPathComponent("data/emoji")
+        try FileManager.default.createDirectory(at: emoji, withIntermediateDirectories: true)
+        let manifest = try CacheCommandTests.writeManifest(in: emoji)
+        try FileManager.default.moveItem(atPath: manifest, toPath: emoji.appendingPathComponent("manifest.jsonl").path)
         try """
             base: configs/motis.yaml
+            steps: 200
             cells: [inter-ts:sym-kl:0.07]
-            eval: {manifest: \(manifest), split: val}
+            eval: {split: val}
             """.write(to: directory.appendingPathComponent("g.yaml"), atomically: true, encoding: .utf8)
         let noTeacher = try CLIRunner.run(["ablate", "--grid", "g.yaml", "--out", "abl2"], in: directory)
         #expect(noTeacher.status != 0)
         #expect(noTeacher.stderr.contains("the teacher runs/teacher-pretrain/final (named by configs/motis.yaml) is not a model directory"),
                 "\(noTeacher.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("abl2").path))
+
+        // Fewer steps than the base's warmup: refused before any cell starts (smoke.yaml warms up for 2).
+        try "base: configs/smoke.yaml\nsteps: 1\ncells: [inter-ts:sym-kl:0.07]\neval: {synthetic: {pairs: 8}}\n"
+            .write(to: directory.appendingPathComponent("short.yaml"), atomically: true, encoding: .utf8)
+        let short = try CLIRunner.run(["ablate", "--grid", "short.yaml", "--out", "abl3"], in: directory)
+        #expect(short.status != 0)
+        #expect(short.stderr.contains("each run would take 1 steps, fewer than the 2 warmup steps of configs/smoke.yaml"), "\(short.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("abl3").path))
     }
 }
