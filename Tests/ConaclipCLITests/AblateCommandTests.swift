@@ -111,19 +111,20 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("abl").path))
 
         // With data but no teacher directory, the teacher is named.
-        let emoji = directory.appendingPathComponent("data/emoji")
-        try FileManager.default.createDirectory(at: emoji, withIntermediateDirectories: true)
-        let manifest = try CacheCommandTests.writeManifest(in: emoji)
-        try FileManager.default.moveItem(atPath: manifest, toPath: emoji.appendingPathComponent("manifest.jsonl").path)
+        let manifest = try CacheCommandTests.writeManifest(in: directory)
         try """
-            base: configs/motis.yaml
-            steps: 200
-            cells: [inter-ts:sym-kl:0.07]
-            eval: {split: val}
-            """.write(to: directory.appendingPathComponent("g.yaml"), atomically: true, encoding: .utf8)
+            model: configs/models/tiny.yaml
+            teacher: no-such-teacher
+            data: {manifest: \(manifest)}
+            batch_size: 8
+            steps: 3
+            loss: {terms: [intra-ts:infonce:0.07]}
+            """.write(to: directory.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
+        try "base: b.yaml\ncells: [inter-ts:sym-kl:0.07]\n"
+            .write(to: directory.appendingPathComponent("g.yaml"), atomically: true, encoding: .utf8)
         let noTeacher = try CLIRunner.run(["ablate", "--grid", "g.yaml", "--out", "abl2"], in: directory)
         #expect(noTeacher.status != 0)
-        #expect(noTeacher.stderr.contains("the teacher runs/teacher-pretrain/final (named by configs/motis.yaml) is not a model directory"),
+        #expect(noTeacher.stderr.contains("the teacher no-such-teacher (named by b.yaml) is not a model directory"),
                 "\(noTeacher.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("abl2").path))
 

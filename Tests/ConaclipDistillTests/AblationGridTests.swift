@@ -122,6 +122,12 @@ import Testing
                         baseText: synthetic) == nil)
     }
 
+    /// Whether a YAML file in configs/ is an ablation grid (it names a `base:` config).
+    static func isGrid(_ file: URL) -> Bool {
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return false }
+        return text.split(separator: "\n").contains { $0.hasPrefix("base:") }
+    }
+
     @Test func theRepositoryGridsParse() throws {
         let root = TrainingConfigTests.repositoryRoot
         // Grids name their base relative to the repository root.
@@ -141,6 +147,12 @@ import Testing
                 #expect(full.cells.contains { $0.single?.type == type && $0.single?.strategy == strategy }, "\(type):\(strategy)")
             }
         }
+        // Every grid in configs/ parses and validates, whatever else it holds.
+        let directory = root.appendingPathComponent("configs")
+        let grids = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasSuffix(".yaml") && Self.isGrid(directory.appendingPathComponent($0)) }
+        #expect(grids.contains("ablation.yaml") && grids.contains("ablation-tiny.yaml"))
+        for name in grids { _ = try load("configs/" + name) }
         let tiny = try load("configs/ablation-tiny.yaml")
         #expect(tiny.runs.map(\.name) == ["baseline", "inter-ts:sym-kl:0.07", "inter-ts:sym-kl:0.07 + intra-ss:sd:1.0"])
         #expect(tiny.evaluation.data == .synthetic(pairs: 48, seed: 7))
