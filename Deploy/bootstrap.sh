@@ -39,8 +39,24 @@ case "$mode" in
     swift test --parallel --num-workers 2 2>&1 | tee /tmp/conaclip-test.log
     ;;
   main)
+    # The whole mission on real data: the emoji benchmark, the shipped teacher,
+    # ConaCLIP distillation, evaluation and a report.
     swift build -c release --product conaclip
     bin="$(swift build -c release --show-bin-path)/conaclip"
+    out="${CONACLIP_MAIN_OUT:-runs/main}"
+    teacher=configs/models/teacher-64-emoji
+    cache=data/emoji/teacher-64-emoji.train.cache
+    started=$(date +%s)
     "$bin" doctor
+    echo "== 1/4 emoji benchmark (data/emoji)"
+    "$bin" data emoji --out data/emoji --quiet
+    echo "== 2/4 the teacher's embeddings of the training split ($cache)"
+    "$bin" cache build --teacher "$teacher" --data data/emoji/manifest.jsonl --split train --out "$cache" --workers 2
+    echo "== 3/4 ConaCLIP distillation ($out/conaclip)"
+    # --resume: a finished run stays finished, an interrupted one continues.
+    "$bin" train --config configs/conaclip.yaml --out "$out/conaclip" --resume --progress lines
+    echo "== 4/4 evaluation and report ($out/report)"
+    "$bin" report --run "$out/conaclip" --teacher "$teacher" --data data/emoji/manifest.jsonl --split test --out "$out/report"
+    echo "main job done in $(( $(date +%s) - started )) s (after the build); report: $out/report/report.md"
     ;;
 esac
