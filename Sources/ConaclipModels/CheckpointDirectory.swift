@@ -78,7 +78,8 @@ public struct CheckpointDirectory: Sendable {
     @discardableResult
     public static func write(
         to path: String, config: CLIPConfig, store: ParameterStore, dtype: WeightDType = .float32,
-        copying files: [String] = [], metadata: [String: String] = [:], replaceExisting: Bool = false
+        copying files: [String] = [], metadata: [String: String] = [:], replaceExisting: Bool = false,
+        beforeInstall: () -> Void = {}
     ) throws(CheckpointError) -> CheckpointDirectory {
         do { try config.validate(source: FileSystem.join(path, configFileName)) } catch { throw .config(error) }
         var names: Set<String> = [configFileName, weightsFileName]
@@ -117,6 +118,7 @@ public struct CheckpointDirectory: Sendable {
                 try FileSystem.syncDirectory(staging)
             } catch { throw .io(error) }
 
+            beforeInstall()
             try install(staging, at: path, replaceExisting: replaceExisting)
         } catch {
             FileSystem.removeTree(staging)

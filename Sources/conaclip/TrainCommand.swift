@@ -71,9 +71,10 @@ struct TrainCommand: ParsableCommand {
         trainer.progress.finishLine()
         let elapsed = String(format: "%.1f", Date().timeIntervalSince(started))
         switch outcome {
-        case let .completed(steps, finalDirectory, digest):
+        case let .completed(steps, finalDirectory, digest, weightsDigest):
             say("done: \(steps) steps in \(elapsed) s; final model \(finalDirectory)")
             say("parameter sha256: \(digest)")
+            say("weights digest: \(weightsDigest)")
         case let .stopped(steps, checkpoint):
             let signal = StopSignal.received
             let again = "conaclip train --config \(config) --out \(directory) --resume"

@@ -116,7 +116,7 @@ import Testing
         #expect(session.totalSteps == 4)  // 8 training pairs, batches of 4, 2 epochs
         #expect(said.first == "data: 8 pairs from \(manifest)")
         let outcome = try session.trainer.run(from: 0)
-        guard case let .completed(steps, finalDirectory, digest) = outcome else {
+        guard case let .completed(steps, finalDirectory, digest, _) = outcome else {
             Issue.record("the run did not complete: \(outcome)")
             return
         }

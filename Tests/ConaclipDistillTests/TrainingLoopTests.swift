@@ -27,7 +27,7 @@ import Testing
     }
 
     static func finalDigest(_ outcome: Trainer.Outcome) -> String? {
-        if case let .completed(_, _, digest) = outcome { return digest }
+        if case let .completed(_, _, digest, _) = outcome { return digest }
         return nil
     }
 

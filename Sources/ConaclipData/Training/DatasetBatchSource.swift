@@ -40,15 +40,26 @@ public final class DatasetBatchSource: TrainingBatchSource {
     public var pairCount: Int { pairs.count }
 
     public func fill(_ batch: TrainingBatch, step: Int, batchSize: Int) throws(TrainingError) {
+        try fill(batch, step: step, batchSize: batchSize, rows: 0..<batchSize)
+    }
+
+    /// Sizes `batch` for step `step` and sets every row's dataset index, but
+    /// decodes and tokenizes only `rows` (a worker's micro-shard); the other
+    /// rows keep whatever they held.
+    public func fill(_ batch: TrainingBatch, step: Int, batchSize: Int, rows: Range<Int>) throws(TrainingError) {
         guard batchSize == sampler.batchSize else {
             throw .batchShape("the sampler makes batches of \(sampler.batchSize), asked for \(batchSize)")
+        }
+        guard rows.lowerBound >= 0, rows.upperBound <= batchSize else {
+            throw .batchShape("rows \(rows) are outside a batch of \(batchSize)")
         }
         let indices = sampler.batch(step: step)
         let perImage = student.preprocessor.valuesPerImage, context = student.contextLength
         batch.resize(count: batchSize, valuesPerImage: perImage, contextLength: context,
                      teacherValuesPerImage: teacherPixels?.valuesPerImage, teacherContextLength: teacherTokens?.contextLength)
-        for (row, index) in indices.enumerated() {
-            batch.indices[row] = index
+        for (row, index) in indices.enumerated() { batch.indices[row] = index }
+        for row in rows {
+            let index = indices[row]
             let image = try pairs.image(at: index)
             batch.pixels.withUnsafeMutableBufferPointer { all in
                 student.preprocessor.preprocess(image, into: UnsafeMutableBufferPointer(rebasing: all[(row * perImage)..<((row + 1) * perImage)]),

@@ -2,11 +2,9 @@ import Crypto
 import Foundation
 
 /// Everything a `conaclip train` run needs, built from a `TrainingConfig`:
-/// the pairs, the tokenizer (loaded, or learnt from the training captions and
-/// saved in the run directory), the student (preset + tokenizer vocabulary,
-/// initialised from `seed`), the teacher (a frozen model directory, or a
-/// preset initialised from a seed and optionally pre-trained on the spot),
-/// the sampler, the exact distillation step and the `Trainer`.
+/// the run's components (`RunComponents`: pairs, tokenizer, student,
+/// teacher, sampler, batch source), the exact distillation step and the
+/// `Trainer`.
 ///
 /// The run directory gets `tokenizer/` (when learnt), `preprocessor_config.json`
 /// and `config.yaml` (a copy of the config); both model files go into every
@@ -15,29 +13,113 @@ import Foundation
 public final class TrainingSession {
     public let config: TrainingConfig
     public let run: RunDirectory
-    public let pairs: TrainingPairs
+    public let components: RunComponents
     public let trainer: Trainer
-    public let totalSteps: Int
+    public var pairs: TrainingPairs { components.pairs }
+    public var totalSteps: Int { components.totalSteps }
     /// SHA-256 of the config's canonical text and the resolved student config.
-    public let configDigest: String
+    public var configDigest: String { components.configDigest }
     /// Lines describing the set-up (data, models, steps), also said as they are known.
-    public private(set) var summary: [String] = []
+    public var summary: [String] { components.summary }
 
     /// Builds the run. `say` receives the summary lines as they become known
     /// and progress messages (teacher pre-training).
     public init(config: TrainingConfig, outputDirectory: String, progressMode: ProgressDisplay.Mode,
                 stopAfterStep: Int? = nil, say: (String) -> Void = { _ in }) throws(TrainingError) {
-        do { try config.validate() } catch { throw .config(error) }
         self.config = config
-        var lines: [String] = []
-        func note(_ line: String) { lines.append(line); say(line) }
-        let run = RunDirectory(path: outputDirectory)
+        let run = try RunComponents.prepareRunDirectory(config: config, path: outputDirectory)
         self.run = run
+        let components = try RunComponents(config: config, workDirectory: run.path, teacherMode: .build, say: say)
+        self.components = components
+        let step = try DistillationStep(student: components.student, teacher: components.teacher, terms: config.loss.terms,
+                                        taskWeight: config.loss.taskWeight, microShards: config.microShards,
+                                        optimizer: components.optimizer, maxGradientNorm: config.optimizer.maxGradNorm,
+                                        shardLocalNegatives: config.loss.shardLocalNegatives)
+        let settings = Trainer.Settings(
+            totalSteps: components.totalSteps, batchSize: config.batchSize, checkpointEvery: config.checkpoint.everySteps,
+            keepLast: config.checkpoint.keepLast, logEvery: config.log.everySteps, configDigest: components.configDigest,
+            stopAfterStep: stopAfterStep)
+        trainer = Trainer(step: step, schedule: components.schedule, source: components.batchSource, run: run,
+                          modelConfig: components.studentConfig, extraFiles: components.extraFiles, settings: settings,
+                          progress: ProgressDisplay(mode: progressMode, totalSteps: components.totalSteps, batchSize: config.batchSize,
+                                                    every: config.log.everySteps))
+    }
+}
+
+/// What a training run is made of, built from its config the same way in
+/// every process that takes part: `conaclip train`, the coordinator and
+/// each worker. The pairs, the tokenizer (loaded, or learnt from the
+/// training captions: deterministic, so every process learns the same), the
+/// student (preset + tokenizer vocabulary, initialised from `seed`), the
+/// teacher (a frozen model directory, or a preset initialised from a seed
+/// and optionally pre-trained on the spot), the sampler, the batch source,
+/// the schedule and the run's identity (`configDigest`).
+public final class RunComponents {
+    /// How the teacher is made.
+    public enum TeacherMode: Sendable, Equatable {
+        /// As the config says, pre-training an `init:` teacher when it asks.
+        case build
+        /// A directory teacher is loaded; an `init:` teacher is built and
+        /// initialised from its seed but not pre-trained: its final weights
+        /// come from the coordinator (`teacherAwaitsWeights`).
+        case awaitWeights
+    }
+
+    public let config: TrainingConfig
+    public let pairs: TrainingPairs
+    public let tokenizer: CLIPTokenizer
+    /// The student's config, with the tokenizer's vocabulary.
+    public let studentConfig: CLIPConfig
+    /// The student, initialised from the config's seed.
+    public let student: CLIPModel
+    public let studentInputs: TowerInputs
+    public let sampler: DeterministicSampler
+    public let totalSteps: Int
+    /// The frozen teacher, when some loss term needs one.
+    /// Where the teacher's embeddings come from, when some loss term needs
+    /// them: the frozen teacher model, or its teacher-embedding cache.
+    public let teacher: TeacherEmbeddingSource?
+    /// The teacher model when it runs (nil without a teacher or with a cache).
+    public let teacherModel: CLIPModel?
+    /// Whether the teacher's weights must still be loaded (`.awaitWeights` and an `init:` teacher).
+    public let teacherAwaitsWeights: Bool
+    /// SHA-256 of the config's canonical text and what it resolved to (the run's identity).
+    public let configDigest: String
+    public let batchSource: DatasetBatchSource
+    /// Files copied into every checkpoint and the final directory (tokenizer files, preprocessor_config.json).
+    public let extraFiles: [String]
+    public let schedule: LearningRateSchedule
+    public let optimizer: AdamWConfig
+    /// Lines describing the set-up (data, models, steps).
+    public let summary: [String]
+
+    /// Validates the config, creates the run directory and copies the config file into it.
+    public static func prepareRunDirectory(config: TrainingConfig, path: String) throws(TrainingError) -> RunDirectory {
+        do { try config.validate() } catch { throw .config(error) }
+        let run = RunDirectory(path: path)
         try run.create()
         if FileManager.default.fileExists(atPath: config.source) {
             try? FileManager.default.removeItem(atPath: run.path + "/config.yaml")
             try? FileManager.default.copyItem(atPath: config.source, toPath: run.path + "/config.yaml")
         }
+        return run
+    }
+
+    /// Builds the components; files the run makes (a learnt tokenizer,
+    /// preprocessor_config.json, a pre-trained teacher) go into
+    /// `workDirectory`. `say` receives the summary lines as they become known.
+    public init(config: TrainingConfig, workDirectory: String, teacherMode: TeacherMode,
+                say: (String) -> Void = { _ in }) throws(TrainingError) {
+        do { try config.validate() } catch { throw .config(error) }
+        self.config = config
+        var lines: [String] = []
+        func note(_ line: String) { lines.append(line); say(line) }
+        do {
+            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw .io(path: workDirectory, reason: "cannot create: \((error as NSError).localizedDescription)")
+        }
+        let run = RunDirectory(path: workDirectory)
 
         // Data.
         let pairs = try TrainingPairs.open(config.data)
@@ -48,12 +130,15 @@ public final class TrainingSession {
         // Student preset, tokenizer, student.
         var studentConfig: CLIPConfig
         do { studentConfig = try ModelPreset.load(path: config.model) } catch { throw .data("model preset: \(error)") }
-        let (tokenizer, tokenizerFiles) = try Self.tokenizer(config: config, pairs: pairs, run: run,
-                                                              contextLength: studentConfig.textConfig.maxPositionEmbeddings)
-        try Self.adopt(tokenizer, into: &studentConfig, source: config.model)
+        let (tokenizer, tokenizerFiles) = try TrainingSession.tokenizer(config: config, pairs: pairs, run: run,
+                                                                         contextLength: studentConfig.textConfig.maxPositionEmbeddings)
+        self.tokenizer = tokenizer
+        try TrainingSession.adopt(tokenizer, into: &studentConfig, source: config.model)
+        self.studentConfig = studentConfig
         let student: CLIPModel
         do { student = try CLIPModel(config: studentConfig) } catch { throw .model(error) }
         student.initialize(seed: config.seed)
+        self.student = student
         note("\(config.teacher == nil ? "model" : "student"): \(config.model), \(student.parameters.count) parameters, vocabulary \(tokenizer.vocabularySize)")
 
         let studentSettings = ImageProcessorSettings(imageSize: studentConfig.visionConfig.imageSize)
@@ -63,8 +148,10 @@ public final class TrainingSession {
         } catch {
             throw .io(path: preprocessorPath, reason: "cannot write: \((error as NSError).localizedDescription)")
         }
-        let studentInputs = TowerInputs(preprocessor: try Self.preprocessor(studentSettings), tokenizer: tokenizer,
+        extraFiles = tokenizerFiles + [preprocessorPath]
+        let studentInputs = TowerInputs(preprocessor: try TrainingSession.preprocessor(studentSettings), tokenizer: tokenizer,
                                         contextLength: studentConfig.textConfig.maxPositionEmbeddings)
+        self.studentInputs = studentInputs
 
         // Sampler and length.
         let sampler: DeterministicSampler
@@ -72,19 +159,22 @@ public final class TrainingSession {
             sampler = try DeterministicSampler(recordCount: pairs.count, batchSize: config.batchSize,
                                                microShards: config.microShards, seed: config.seed)
         } catch { throw .data(error.description) }
+        self.sampler = sampler
         let totalSteps: Int
         do { totalSteps = try config.totalSteps(trainingPairs: pairs.count) } catch { throw .config(error) }
         self.totalSteps = totalSteps
 
         // Teacher (only when some term needs it).
         var teacher: TeacherEmbeddingSource?
+        var teacherModel: CLIPModel?
         var teacherPixels: CLIPImagePreprocessor?
         var teacherTokens: (tokenizer: CLIPTokenizer, contextLength: Int)?
         var teacherDescription = "none"
+        var awaits = false
         if let cacheConfig = config.teacherCache, case let .directory(path) = config.teacher, !config.loss.terms.isEmpty {
             // The teacher's embeddings come from the memory-mapped cache: no
             // teacher forward and no teacher inputs in the batches.
-            let cached = try Self.cachedTeacher(cacheConfig, teacherPath: path, config: config, pairs: pairs, say: say)
+            let cached = try TrainingSession.cachedTeacher(cacheConfig, teacherPath: path, config: config, pairs: pairs, say: say)
             guard cached.teacher.embeddingWidth == studentConfig.projectionDim else {
                 throw .teacher("the teacher cache \(cacheConfig.path) holds \(cached.teacher.embeddingWidth)-wide embeddings but the "
                     + "student projects to \(studentConfig.projectionDim); their projection_dim must match")
@@ -94,45 +184,48 @@ public final class TrainingSession {
             note("teacher: \(path) (\(cached.parameterCount) parameters), embeddings read from the cache \(cacheConfig.path) "
                 + "(\(cached.teacher.cache.count) records, not run during training)")
         } else if let spec = config.teacher, !config.loss.terms.isEmpty {
-            let made = try Self.teacher(spec, config: config, tokenizer: tokenizer, pairs: pairs, run: run,
-                                        tokenizerFiles: tokenizerFiles, preprocessorPath: preprocessorPath, say: say)
+            var buildSpec = spec
+            if teacherMode == .awaitWeights, case let .initialized(preset, seed, pretrain) = spec {
+                buildSpec = .initialized(preset: preset, seed: seed, pretrainSteps: 0)
+                awaits = pretrain > 0
+            }
+            var made = try TrainingSession.teacher(buildSpec, config: config, tokenizer: tokenizer, pairs: pairs, run: run,
+                                                   tokenizerFiles: tokenizerFiles, preprocessorPath: preprocessorPath, say: say)
+            if buildSpec != spec, case let .initialized(preset, seed, pretrain) = spec {
+                made.description = "\(preset) seed \(seed), \(pretrain) pre-training steps"
+            }
             teacher = FrozenTeacher(model: made.model)
+            teacherModel = made.model
             teacherDescription = made.description
             let teacherSettings = made.settings
-            if teacherSettings != studentSettings { teacherPixels = try Self.preprocessor(teacherSettings) }
+            if teacherSettings != studentSettings { teacherPixels = try TrainingSession.preprocessor(teacherSettings) }
             let teacherContext = made.model.config.textConfig.maxPositionEmbeddings
             if made.tokenizer !== tokenizer || teacherContext != studentInputs.contextLength {
                 teacherTokens = (made.tokenizer, teacherContext)
             }
             note("teacher: \(made.description), \(made.model.parameters.count) parameters")
         }
+        self.teacher = teacher
+        self.teacherModel = teacherModel
+        teacherAwaitsWeights = awaits
 
         // Identity of the run: the config's canonical text plus what it resolved to.
         let identity = config.canonicalText + "student=" + studentConfig.huggingFaceJSON() + "teacher=" + teacherDescription
         configDigest = SHA256.hash(data: Data(identity.utf8)).map { String(format: "%02x", $0) }.joined()
 
-        let optimizer: AdamWConfig
         do { optimizer = try config.optimizer.adamW() } catch { throw .optimizer(error) }
-        let step = try DistillationStep(student: student, teacher: teacher, terms: config.loss.terms,
-                                        taskWeight: config.loss.taskWeight, microShards: config.microShards,
-                                        optimizer: optimizer, maxGradientNorm: config.optimizer.maxGradNorm)
-        let schedule = try Self.schedule(config, totalSteps: totalSteps)
-        let source = DatasetBatchSource(pairs: pairs, sampler: sampler, student: studentInputs,
-                                        teacherPixels: teacherPixels, teacherTokens: teacherTokens)
-        let settings = Trainer.Settings(
-            totalSteps: totalSteps, batchSize: config.batchSize, checkpointEvery: config.checkpoint.everySteps,
-            keepLast: config.checkpoint.keepLast, logEvery: config.log.everySteps, configDigest: configDigest,
-            stopAfterStep: stopAfterStep)
-        trainer = Trainer(step: step, schedule: schedule, source: source, run: run, modelConfig: studentConfig,
-                          extraFiles: tokenizerFiles + [preprocessorPath], settings: settings,
-                          progress: ProgressDisplay(mode: progressMode, totalSteps: totalSteps, batchSize: config.batchSize,
-                                                    every: config.log.everySteps))
+        schedule = try TrainingSession.schedule(config, totalSteps: totalSteps)
+        batchSource = DatasetBatchSource(pairs: pairs, sampler: sampler, student: studentInputs,
+                                         teacherPixels: teacherPixels, teacherTokens: teacherTokens)
         note("training: \(totalSteps) steps of \(config.batchSize) pairs in \(config.microShards) micro-shard(s), "
             + "loss: task x \(config.loss.taskWeight)"
-            + config.loss.terms.map { " + \($0.description)" }.joined())
+            + config.loss.terms.map { " + \($0.description)" }.joined()
+            + (config.loss.shardLocalNegatives ? " (shard-local negatives)" : ""))
         summary = lines
     }
+}
 
+extension TrainingSession {
     // MARK: - Pieces
 
     /// The run's tokenizer and its files (copied into every checkpoint).

@@ -34,39 +34,23 @@ public final class DistillationStep {
     public let student: CLIPModel
     public let teacher: TeacherEmbeddingSource?
     /// The distillation terms; nil when there are none (the teacher is then not run).
-    public let graph: LossGraph?
+    public var graph: LossGraph? { computer.graph }
     public let taskWeight: Double
     public let microShards: Int
+    /// Each micro-shard's loss sees only its own rows as negatives (the
+    /// config's explicit `loss.shard_local_negatives`); the step's loss is
+    /// the mean of the shards' losses. Off by default: negatives are global.
+    public let shardLocalNegatives: Bool
     public let optimizer: AdamW
     /// Global-norm clipping threshold (`.infinity` only measures).
     public let maxGradientNorm: Double
+    /// The per-shard pieces (shared with the distributed workers).
+    public let computer: MicroShardComputer
 
-    private let taskLoss = ContrastiveLoss()
-    private let d: Int
-    private var capacity = 0
-    private var studentImage = FloatBuffer(count: 0)
-    private var studentText = FloatBuffer(count: 0)
-    private var teacherImage = FloatBuffer(count: 0)
-    private var teacherText = FloatBuffer(count: 0)
-    private var imageGradient = FloatBuffer(count: 0)
-    private var textGradient = FloatBuffer(count: 0)
-    /// Shard-gradient sum and the held gradient of the last shard (K > 1 only).
-    private var gradientSum = FloatBuffer(count: 0)
-    private var lastShardGradient = FloatBuffer(count: 0)
+    /// Shard-gradient sum in shard order (K > 1 only).
+    private var gradientSum: OrderedGradientSum?
 
-    /// The value of every part of the loss on one batch.
-    public struct Losses: Sendable, Equatable {
-        /// Unweighted task loss (0 contribution when `task_weight` is 0).
-        public var task: Double
-        /// Each distillation term's unweighted value, in the graph's order.
-        public var terms: [Double]
-        /// `task_weight * task + sum(weight * term)`.
-        public var total: Double
-        /// `exp(logit_scale)` as used by the task loss (clamped at 100).
-        public var logitScale: Float
-        /// `d total / d logit_scale` (already included in the gradients).
-        public var logitScaleGradient: Float
-    }
+    public typealias Losses = StepLosses
 
     /// Wall-clock split of one step, in seconds.
     public struct Timing: Sendable, Equatable {
@@ -94,29 +78,18 @@ public final class DistillationStep {
     /// teacher whose embedding width differs from the student's, and a
     /// micro-shard count below 1.
     public init(student: CLIPModel, teacher: TeacherEmbeddingSource?, terms: [LossTerm], taskWeight: Double,
-                microShards: Int, optimizer: AdamWConfig, maxGradientNorm: Double) throws(TrainingError) {
+                microShards: Int, optimizer: AdamWConfig, maxGradientNorm: Double,
+                shardLocalNegatives: Bool = false) throws(TrainingError) {
         guard microShards >= 1 else { throw .config(.invalidValue(source: "trainer", key: "micro_shards", reason: "must be >= 1, got \(microShards)")) }
-        guard taskWeight.isFinite, taskWeight >= 0 else {
-            throw .config(.invalidValue(source: "trainer", key: "loss.task_weight", reason: "must be finite and >= 0, got \(taskWeight)"))
-        }
         guard maxGradientNorm > 0 else { throw .clipping(.invalidMaxNorm(maxGradientNorm)) }
-        if !terms.isEmpty {
-            guard let teacher else { throw .teacher("the distillation terms need a teacher, and none is configured") }
-            guard teacher.embeddingWidth == student.config.projectionDim else {
-                throw .teacher("the teacher embeds into \(teacher.embeddingWidth) dimensions but the student into "
-                    + "\(student.config.projectionDim); their projection_dim must match so that student-teacher similarities exist")
-            }
-            do { graph = try LossGraph(terms: terms) } catch { throw .lossGraph(error) }
-        } else {
-            graph = nil
-        }
+        computer = try MicroShardComputer(student: student, teacher: teacher, terms: terms, taskWeight: taskWeight)
         self.student = student
         self.teacher = teacher
         self.taskWeight = taskWeight
         self.microShards = microShards
+        self.shardLocalNegatives = shardLocalNegatives
         self.optimizer = AdamW(store: student.parameters, config: optimizer)
         self.maxGradientNorm = maxGradientNorm
-        d = student.config.projectionDim
     }
 
     /// Runs steps 1-4 on `batch` with `learningRate`; `stepIndex` only names
@@ -126,12 +99,22 @@ public final class DistillationStep {
         var timing = Timing()
         let losses = try computeGradients(batch, stepIndex: stepIndex, timing: &timing)
         var clock = StepClock()
+        let report = try Self.applyOptimizer(student: student, optimizer: optimizer, maxGradientNorm: maxGradientNorm,
+                                             learningRate: learningRate, stepIndex: stepIndex)
+        timing.optimizer = clock.lap()
+        return Outcome(losses: losses, gradientNorm: report.norm, learningRate: learningRate, timing: timing)
+    }
+
+    /// Step 4, shared with the distributed coordinator: global-norm clipping
+    /// of `student.parameters.gradients`, then AdamW. A non-finite gradient
+    /// norm throws before the weights change.
+    public static func applyOptimizer(student: CLIPModel, optimizer: AdamW, maxGradientNorm: Double, learningRate: Double,
+                                      stepIndex: Int) throws(TrainingError) -> GradientNormReport {
         let report: GradientNormReport
         do { report = try GradientClipping.clipGlobalNorm(student.parameters, maxNorm: maxGradientNorm) } catch { throw .clipping(error) }
         guard report.isFinite else { throw .nonFiniteGradient(step: stepIndex, norm: report.norm) }
         do { try optimizer.step(learningRate: learningRate) } catch { throw .optimizer(error) }
-        timing.optimizer = clock.lap()
-        return Outcome(losses: losses, gradientNorm: report.norm, learningRate: learningRate, timing: timing)
+        return report
     }
 
     /// Steps 1-3: leaves the exact full-batch gradient of the total loss in
@@ -146,144 +129,104 @@ public final class DistillationStep {
         guard n >= 1, n % k == 0 else {
             throw .batchShape("\(n) pairs cannot be cut into \(k) equal micro-shards")
         }
-        try checkShape(batch)
-        reserve(rows: n)
+        try computer.checkShape(batch)
+        computer.reserve(rows: n)
         let shard = n / k
-        let needsTeacher = graph != nil
+        let parameters = student.parameters
+        if k > 1 && gradientSum?.count != parameters.count {
+            gradientSum = OrderedGradientSum(count: parameters.count, shards: k)
+        }
+        let g = parameters.gradients.pointer
         var clock = StepClock()
+        if shardLocalNegatives {
+            return try shardLocalGradients(batch, shard: shard, stepIndex: stepIndex, timing: &timing)
+        }
 
         // 1. Embed every micro-shard in order.
         for s in 0..<k {
-            let rows = (s * shard)..<((s + 1) * shard)
-            try forwardStudent(batch, rows: rows)
-            if needsTeacher, let teacher {
-                try teacher.embed(batch, rows: rows, image: slice(teacherImage, rows), text: slice(teacherText, rows))
-            }
+            try computer.embed(batch, rows: (s * shard)..<((s + 1) * shard))
         }
         timing.embed = clock.lap()
 
         // 2. The full-batch loss and its gradient for every row.
-        let losses = try evaluateLoss(rows: n)
+        let losses = try computer.evaluateLoss(rows: 0..<n)
         guard losses.total.isFinite else { throw .nonFiniteLoss(step: stepIndex, value: losses.total) }
         timing.loss = clock.lap()
 
-        // 3. Per-shard gradients, summed in shard order.
-        let parameters = student.parameters
-        let count = parameters.count
+        // 3. Per-shard gradients, summed in shard order. The last shard's
+        // activations are still held, so it goes first (and waits in the sum).
         parameters.zeroGradients()
-        try backwardStudent(rows: ((k - 1) * shard)..<n)  // activations still held
-        if k > 1 {
-            let g = parameters.gradients.pointer, held = lastShardGradient.pointer, sum = gradientSum.pointer
-            held.update(from: g, count: count)
+        try computer.backward(rows: ((k - 1) * shard)..<n)
+        if k > 1, let sum = gradientSum {
+            sum.reset()
+            sum.add(shard: k - 1, g)
             for s in 0..<(k - 1) {
                 let rows = (s * shard)..<((s + 1) * shard)
                 parameters.zeroGradients()
-                try forwardStudent(batch, rows: rows)
-                try backwardStudent(rows: rows)
-                if s == 0 {
-                    sum.update(from: g, count: count)
-                } else {
-                    MicroShardReduction.add(g, into: sum, count: count)
-                }
+                try computer.forwardStudent(batch, rows: rows)
+                try computer.backward(rows: rows)
+                sum.add(shard: s, g)
             }
-            MicroShardReduction.add(held, into: sum, count: count)
-            g.update(from: sum, count: count)
+            g.update(from: sum.result, count: parameters.count)
         }
-        parameters.gradients[student.logitScaleOffset] += losses.logitScaleGradient
+        g[student.logitScaleOffset] += losses.logitScaleGradient
         timing.backward = clock.lap()
         return losses
     }
 
-    // MARK: - Pieces
-
-    private func checkShape(_ batch: TrainingBatch) throws(TrainingError) {
-        let n = batch.count
-        let perImage = student.vision.valuesPerImage, context = student.text.contextLength
-        guard batch.pixels.count == n * perImage else {
-            throw .batchShape("the student takes \(perImage) values per image, but the batch holds \(batch.pixels.count) for \(n) images")
-        }
-        guard batch.ids.count == n * context else {
-            throw .batchShape("the student takes \(context) tokens per caption, but the batch holds \(batch.ids.count) for \(n) captions")
-        }
-    }
-
-    private func forwardStudent(_ batch: TrainingBatch, rows: Range<Int>) throws(TrainingError) {
-        let perImage = student.vision.valuesPerImage, context = student.text.contextLength
-        let vision = student.vision, text = student.text
-        let imageOut = slice(studentImage, rows), textOut = slice(studentText, rows)
-        do {
-            try batch.pixels.withUnsafeBufferPointer { (all) throws(ModelError) in
-                guard let base = all.baseAddress else { return }
-                try vision.forward(pixels: UnsafeBufferPointer(start: base + rows.lowerBound * perImage, count: rows.count * perImage),
-                                   batch: rows.count, output: imageOut, retainActivations: true)
+    /// Steps 1-3 with shard-local negatives: each shard is embedded, its own
+    /// loss evaluated (row gradients scaled by 1/K) and back-propagated in
+    /// turn; gradients and logit-scale gradients are summed in shard order.
+    private func shardLocalGradients(_ batch: TrainingBatch, shard: Int, stepIndex: Int,
+                                     timing: inout Timing) throws(TrainingError) -> Losses {
+        let k = microShards, parameters = student.parameters
+        let g = parameters.gradients.pointer
+        var shardLosses: [Losses] = []
+        var clock = StepClock()
+        for s in 0..<k {
+            let rows = (s * shard)..<((s + 1) * shard)
+            try computer.embed(batch, rows: rows)
+            timing.embed += clock.lap()
+            let losses = try computer.evaluateLoss(rows: rows, gradientScale: ShardLocalNegatives.gradientScale(shards: k))
+            guard losses.total.isFinite else { throw .nonFiniteLoss(step: stepIndex, value: losses.total) }
+            shardLosses.append(losses)
+            timing.loss += clock.lap()
+            parameters.zeroGradients()
+            try computer.backward(rows: rows)
+            if k > 1, let sum = gradientSum {
+                if s == 0 { sum.reset() }
+                sum.add(shard: s, g)
             }
-            try batch.ids.withUnsafeBufferPointer { (all) throws(ModelError) in
-                guard let base = all.baseAddress else { return }
-                try text.forward(ids: UnsafeBufferPointer(start: base + rows.lowerBound * context, count: rows.count * context),
-                                 batch: rows.count, output: textOut, retainActivations: true)
-            }
-        } catch {
-            throw .model(error)
+            timing.backward += clock.lap()
         }
+        if k > 1, let sum = gradientSum { g.update(from: sum.result, count: parameters.count) }
+        let combined = ShardLocalNegatives.combine(shardLosses)
+        g[student.logitScaleOffset] += combined.logitScaleGradient
+        return combined
     }
+}
 
-    /// Back-propagates the loss gradient of `rows` through the towers'
-    /// retained activations (which must be those rows'), accumulating into
-    /// the parameter gradients.
-    private func backwardStudent(rows: Range<Int>) throws(TrainingError) {
-        do {
-            try student.vision.backward(dEmbeds: UnsafeBufferPointer(slice(imageGradient, rows)))
-            try student.text.backward(dEmbeds: UnsafeBufferPointer(slice(textGradient, rows)))
-        } catch {
-            throw .model(error)
-        }
-    }
+/// How shard-local negatives turn per-shard losses into the step's loss,
+/// shared by the single-process step and the coordinator.
+public enum ShardLocalNegatives {
+    /// Each shard's row gradients are scaled by 1/K (the step's loss is the shards' mean).
+    public static func gradientScale(shards: Int) -> Float { 1 / Float(shards) }
 
-    /// Task loss + graph on the full batch held in the embedding buffers;
-    /// writes d total / d raw student embedding for all rows.
-    private func evaluateLoss(rows n: Int) throws(TrainingError) -> Losses {
-        let count = n * d
-        var termValues: [Double] = []
-        var graphTotal = 0.0
-        if let graph {
-            let evaluation: LossEvaluation
-            do {
-                evaluation = try graph.evaluate(
-                    studentImage: UnsafeBufferPointer(start: studentImage.pointer, count: count),
-                    studentText: UnsafeBufferPointer(start: studentText.pointer, count: count),
-                    teacherImage: UnsafeBufferPointer(start: teacherImage.pointer, count: count),
-                    teacherText: UnsafeBufferPointer(start: teacherText.pointer, count: count), n: n, d: d)
-            } catch { throw .lossGraph(error) }
-            evaluation.copyGradients(rows: 0..<n, studentImage: imageGradient.pointer, studentText: textGradient.pointer)
-            termValues = evaluation.values
-            graphTotal = evaluation.total
+    /// The mean of the shards' loss values (summed in shard order) and the
+    /// sum, in shard order, of their (already 1/K-scaled) logit-scale gradients.
+    public static func combine(_ shards: [StepLosses]) -> StepLosses {
+        guard var result = shards.first else { return StepLosses(task: 0, terms: [], total: 0, logitScale: 1, logitScaleGradient: 0) }
+        for other in shards.dropFirst() {
+            result.task += other.task
+            result.total += other.total
+            for i in result.terms.indices where i < other.terms.count { result.terms[i] += other.terms[i] }
+            result.logitScaleGradient += other.logitScaleGradient
         }
-        let task: ContrastiveLossResult
-        do {
-            task = try taskLoss.evaluate(
-                image: studentImage.pointer, text: studentText.pointer, rows: n, dim: d, logitScale: student.logitScale,
-                gradients: ContrastiveGradientOutput(image: imageGradient.pointer, text: textGradient.pointer,
-                                                     weight: Float(taskWeight), accumulate: graph != nil))
-        } catch { throw .taskLoss(error) }
-        return Losses(task: Double(task.loss), terms: termValues, total: taskWeight * Double(task.loss) + graphTotal,
-                      logitScale: task.scale, logitScaleGradient: task.logitScaleGradient)
-    }
-
-    private func slice(_ buffer: FloatBuffer, _ rows: Range<Int>) -> UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(start: buffer.pointer + rows.lowerBound * d, count: rows.count * d)
-    }
-
-    private func reserve(rows n: Int) {
-        if n > capacity {
-            studentImage = FloatBuffer(count: n * d); studentText = FloatBuffer(count: n * d)
-            teacherImage = FloatBuffer(count: n * d); teacherText = FloatBuffer(count: n * d)
-            imageGradient = FloatBuffer(count: n * d); textGradient = FloatBuffer(count: n * d)
-            capacity = n
-        }
-        if microShards > 1 && gradientSum.count != student.parameters.count {
-            gradientSum = FloatBuffer(count: student.parameters.count)
-            lastShardGradient = FloatBuffer(count: student.parameters.count)
-        }
+        let k = Double(shards.count)
+        result.task /= k
+        result.total /= k
+        result.terms = result.terms.map { $0 / k }
+        return result
     }
 }
 

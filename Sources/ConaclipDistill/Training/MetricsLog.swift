@@ -19,6 +19,9 @@ public struct StepMetrics: Sendable, Equatable {
     /// Of which preparing the batch (reading, decoding, preprocessing, tokenizing).
     public var dataTime: Double
     public var pairsPerSecond: Double
+    /// More fields appended to the JSON object, each value already JSON
+    /// (the distributed trainer's time split, bytes moved, live workers).
+    public var extraFields: [(key: String, json: String)] = []
 
     public init(step: Int, total: Double, task: Double, terms: [(name: String, value: Double)], learningRate: Double,
                 gradientNorm: Double, logitScale: Double, stepTime: Double, dataTime: Double, pairsPerSecond: Double) {
@@ -45,18 +48,21 @@ public struct StepMetrics: Sendable, Equatable {
             + "\"terms\":{\(termFields.joined(separator: ","))},\"lr\":\(Self.number(learningRate)),"
             + "\"grad_norm\":\(Self.number(gradientNorm)),\"logit_scale\":\(Self.number(logitScale)),"
             + "\"step_time\":\(Self.number(stepTime)),\"data_time\":\(Self.number(dataTime)),"
-            + "\"pairs_per_s\":\(Self.number(pairsPerSecond))}"
+            + "\"pairs_per_s\":\(Self.number(pairsPerSecond))"
+            + extraFields.map { ",\(Self.quoted($0.key)):\($0.json)" }.joined() + "}"
     }
 
-    static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+    public static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
 
-    static func quoted(_ text: String) -> String { JSONStringLiteral.quoted(text) }
+    public static func quoted(_ text: String) -> String { JSONStringLiteral.quoted(text) }
 }
 
 /// The run's `metrics.jsonl`: one JSON object per logged step, appended and
 /// flushed line by line, so a crash loses at most the line being written.
-/// On resume, lines after the resumed step are dropped first, so the log of
-/// a resumed run reads exactly like the log of an uninterrupted one.
+/// On resume, step lines after the resumed step are dropped first, so the
+/// log of a resumed run reads like the log of an uninterrupted one; event
+/// lines (objects with an `"event"` key, such as the distributed trainer's
+/// membership events) are history and are kept.
 public final class MetricsLog {
     public let path: String
     private let handle: FileHandle
@@ -72,8 +78,9 @@ public final class MetricsLog {
                 let text = try String(contentsOfFile: path, encoding: .utf8)
                 body = text.split(separator: "\n").filter { line in
                     guard let data = line.data(using: .utf8),
-                          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                          let lineStep = object["step"] as? Int else { return false }
+                          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+                    if object["event"] != nil { return true }
+                    guard let lineStep = object["step"] as? Int else { return false }
                     return lineStep <= step
                 }.map { $0 + "\n" }.joined()
             }
@@ -94,8 +101,13 @@ public final class MetricsLog {
 
     /// Appends one line.
     public func append(_ metrics: StepMetrics) throws(TrainingError) {
+        try append(line: metrics.jsonLine)
+    }
+
+    /// Appends one JSON object (given as its text, without a line feed).
+    public func append(line: String) throws(TrainingError) {
         do {
-            try handle.write(contentsOf: Data((metrics.jsonLine + "\n").utf8))
+            try handle.write(contentsOf: Data((line + "\n").utf8))
         } catch {
             throw .io(path: path, reason: "cannot append to the metrics log: \((error as NSError).localizedDescription)")
         }
@@ -133,15 +145,21 @@ public struct MetricsHistory: Sendable, Equatable {
         var steps: [StepMetrics] = []
         var unreadable = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            if let metrics = parse(String(line)) { steps.append(metrics) } else { unreadable += 1 }
+            if let metrics = parse(String(line)) { steps.append(metrics) } else if !isEvent(String(line)) { unreadable += 1 }
         }
         return MetricsHistory(steps: steps, unreadableLines: unreadable)
     }
 
-    /// One line as written by `StepMetrics.jsonLine`, or nil.
+    /// Whether a line is an event (`{"event": ...}`, e.g. the distributed
+    /// trainer's membership events), which is not a step.
+    static func isEvent(_ line: String) -> Bool {
+        ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["event"] != nil
+    }
+
+    /// One line as written by `StepMetrics.jsonLine`, or nil (events included).
     static func parse(_ line: String) -> StepMetrics? {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-              let step = object["step"] as? Int else { return nil }
+              object["event"] == nil, let step = object["step"] as? Int else { return nil }
         func number(_ key: String, in dictionary: [String: Any]) -> Double {
             (dictionary[key] as? NSNumber)?.doubleValue ?? .nan
         }

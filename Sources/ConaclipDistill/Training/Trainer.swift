@@ -35,7 +35,9 @@ public final class Trainer {
     /// How a call to `run` ended.
     public enum Outcome: Sendable, Equatable {
         /// All steps done; the final model is in `finalDirectory`.
-        case completed(steps: Int, finalDirectory: String, parameterDigest: String)
+        /// `weightsDigest` is `ModelDigest` of the weights (what `conaclip
+        /// checkpoint digest` prints); `parameterDigest` hashes the flat layout.
+        case completed(steps: Int, finalDirectory: String, parameterDigest: String, weightsDigest: String)
         /// Stopped early (signal or `stopAfterStep`) after `steps` steps, with a checkpoint written.
         case stopped(steps: Int, checkpoint: String)
     }
@@ -124,7 +126,8 @@ public final class Trainer {
             throw .checkpoint("cannot write the final model to \(run.finalPath): \(error)")
         }
         return .completed(steps: total, finalDirectory: run.finalPath,
-                          parameterDigest: ParameterDigest.sha256(of: step.student.parameters))
+                          parameterDigest: ParameterDigest.sha256(of: step.student.parameters),
+                          weightsDigest: ModelDigest.sha256(of: step.student.parameters))
     }
 
     /// Writes the checkpoint of `steps` completed steps (once per step).

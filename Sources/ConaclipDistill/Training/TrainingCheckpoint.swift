@@ -97,7 +97,8 @@ public enum TrainingCheckpoint {
     @discardableResult
     public static func write(
         run: RunDirectory, step: Int, totalSteps: Int, batchSize: Int, configDigest: String,
-        config: CLIPConfig, store: ParameterStore, optimizer: AdamW, extraFiles: [String], keepLast: Int
+        config: CLIPConfig, store: ParameterStore, optimizer: AdamW, extraFiles: [String], keepLast: Int,
+        beforeInstall: () -> Void = {}
     ) throws(TrainingError) -> String {
         try run.create()
         let target = run.checkpointPath(step: step)
@@ -129,7 +130,8 @@ public enum TrainingCheckpoint {
         }
         do {
             try CheckpointDirectory.write(to: target, config: config, store: store, copying: extraFiles + [optimizerPath, statePath],
-                                          metadata: ["conaclip_step": String(step)], replaceExisting: true)
+                                          metadata: ["conaclip_step": String(step)], replaceExisting: true,
+                                          beforeInstall: beforeInstall)
         } catch {
             throw .checkpoint("cannot write \(target): \(error)")
         }

@@ -33,9 +33,21 @@ import Yams
 ///   task_weight: 1.0                         # default 1 (inter-ss InfoNCE, learnable logit scale)
 ///   terms: [intra-ts:infonce:0.07]           # TYPE:STRATEGY:TAU[:WEIGHT], default none
 ///   kl_tau_squared: false                    # default false
+///   shard_local_negatives: false             # default false: negatives are the whole batch
 /// checkpoint: {every_steps: 500, keep_last: 3}   # the defaults; every_steps 0 = only at the end
 /// log: {every_steps: 10}                     # default 10
+/// cluster:                                   # the distributed trainer (coordinator, workers)
+///   heartbeat_interval: 1.0                  # seconds between heartbeats, both ways; default 1
+///   dead_after: 10.0                         # a silent peer is dead after this many seconds; default 10
+///   straggler_factor: 3.0                    # re-issue a task outstanding this many times the
+///   straggler_min_seconds: 5.0               #   typical task time, and at least this long; defaults 3, 5
+///   min_workers: 1                           # fewer live workers pause training; default 1
+///   max_bad_results: 3                       # refused results before a worker is quarantined; default 3
+///   faults: []                               # fault injection, e.g. ["worker-exit@step=3,worker=1"]; default none
 /// ```
+///
+/// Neither `checkpoint`, `log` nor `cluster` changes the trained weights, so
+/// they are not part of the run's identity (`canonicalText`).
 public struct TrainingConfig: Sendable, Equatable {
     /// Where the teacher comes from.
     public enum Teacher: Sendable, Equatable {
@@ -113,6 +125,40 @@ public struct TrainingConfig: Sendable, Equatable {
         public var terms: [LossTerm] = []
         /// Multiply kl / sym-kl terms by tau^2 (Hinton's scaling). Default false.
         public var klTauSquared: Bool = false
+        /// Each micro-shard's loss sees only its own rows (negatives local to
+        /// the shard; the step's loss is the shards' mean). Default false: the
+        /// loss is the exact full-batch loss whatever the micro-shards.
+        public var shardLocalNegatives: Bool = false
+        public init() {}
+    }
+
+    /// One fault-injection spec from `cluster.faults`, with where it was written.
+    public struct FaultEntry: Sendable, Equatable {
+        public var spec: String
+        /// `FILE:LINE` of the entry (for messages).
+        public var location: String
+        public init(spec: String, location: String) { self.spec = spec; self.location = location }
+    }
+
+    /// The distributed trainer's settings (none of them changes the weights).
+    public struct Cluster: Sendable, Equatable {
+        /// Seconds between heartbeats, sent both ways. Default 1.
+        public var heartbeatInterval: Double = 1
+        /// Seconds of silence after which a worker (or, for a worker, the
+        /// coordinator) is declared gone. Default 10.
+        public var deadAfter: Double = 10
+        /// A task outstanding longer than this many times the typical task
+        /// time of its phase is re-issued to an idle worker. Default 3.
+        public var stragglerFactor: Double = 3
+        /// ... but never before this many seconds. Default 5.
+        public var stragglerMinSeconds: Double = 5
+        /// Fewer live workers than this pause training (with a log line). Default 1.
+        public var minWorkers: Int = 1
+        /// Refused results (corrupt, non-finite, inconsistent) after which a
+        /// worker is quarantined. Default 3.
+        public var maxBadResults: Int = 3
+        /// Fault injection (see `conaclip coordinator --help`). Default none.
+        public var faults: [FaultEntry] = []
         public init() {}
     }
 
@@ -156,11 +202,12 @@ public struct TrainingConfig: Sendable, Equatable {
     public var loss = Loss()
     public var checkpoint = Checkpoint()
     public var log = Log()
+    public var cluster = Cluster()
 
     public static let defaultManifest = "data/emoji/manifest.jsonl"
     public static let defaultVocabularySize = 4096
     static let topLevelKeys = ["model", "teacher", "teacher_cache", "data", "tokenizer", "batch_size", "micro_shards", "steps",
-                               "epochs", "seed", "optimizer", "loss", "checkpoint", "log"]
+                               "epochs", "seed", "optimizer", "loss", "checkpoint", "log", "cluster"]
 
     public init(source: String, model: String) {
         self.source = source
@@ -250,7 +297,37 @@ public struct TrainingConfig: Sendable, Equatable {
             guard value >= 1 else { throw section.invalid("every_steps", "must be >= 1, got \(value)") }
             config.log.everySteps = value
         }
+        try config.readCluster(root)
         return config
+    }
+
+    private mutating func readCluster(_ root: ConfigMapping) throws(TrainingConfigError) {
+        let keys = ["heartbeat_interval", "dead_after", "straggler_factor", "straggler_min_seconds", "min_workers",
+                    "max_bad_results", "faults"]
+        guard let section = try root.mapping("cluster", allowed: keys) else { return }
+        var c = Cluster()
+        c.heartbeatInterval = try section.double("heartbeat_interval") ?? c.heartbeatInterval
+        c.deadAfter = try section.double("dead_after") ?? c.deadAfter
+        c.stragglerFactor = try section.double("straggler_factor") ?? c.stragglerFactor
+        c.stragglerMinSeconds = try section.double("straggler_min_seconds") ?? c.stragglerMinSeconds
+        c.minWorkers = try section.int("min_workers") ?? c.minWorkers
+        c.maxBadResults = try section.int("max_bad_results") ?? c.maxBadResults
+        guard c.heartbeatInterval.isFinite, c.heartbeatInterval >= 0.01 else {
+            throw section.invalid("heartbeat_interval", "must be at least 0.01 seconds, got \(c.heartbeatInterval)")
+        }
+        guard c.deadAfter.isFinite, c.deadAfter >= 2 * c.heartbeatInterval else {
+            throw section.invalid("dead_after", "must be at least twice heartbeat_interval (\(c.heartbeatInterval) s), got \(c.deadAfter)")
+        }
+        guard c.stragglerFactor.isFinite, c.stragglerFactor >= 1 else {
+            throw section.invalid("straggler_factor", "must be at least 1, got \(c.stragglerFactor)")
+        }
+        guard c.stragglerMinSeconds.isFinite, c.stragglerMinSeconds > 0 else {
+            throw section.invalid("straggler_min_seconds", "must be positive, got \(c.stragglerMinSeconds)")
+        }
+        guard c.minWorkers >= 1 else { throw section.invalid("min_workers", "must be >= 1, got \(c.minWorkers)") }
+        guard c.maxBadResults >= 1 else { throw section.invalid("max_bad_results", "must be >= 1, got \(c.maxBadResults)") }
+        c.faults = (try section.stringList("faults") ?? []).map { FaultEntry(spec: $0.value, location: $0.source) }
+        cluster = c
     }
 
     private mutating func readTeacher(_ root: ConfigMapping) throws(TrainingConfigError) {
@@ -373,7 +450,8 @@ public struct TrainingConfig: Sendable, Equatable {
     }
 
     private mutating func readLoss(_ root: ConfigMapping) throws(TrainingConfigError) {
-        guard let section = try root.mapping("loss", allowed: ["task_weight", "terms", "kl_tau_squared"]) else { return }
+        guard let section = try root.mapping("loss", allowed: ["task_weight", "terms", "kl_tau_squared", "shard_local_negatives"]) else { return }
+        loss.shardLocalNegatives = try section.bool("shard_local_negatives") ?? false
         if let weight = try section.double("task_weight") {
             guard weight.isFinite, weight >= 0 else { throw section.invalid("task_weight", "must be finite and >= 0, got \(weight)") }
             loss.taskWeight = weight
@@ -476,9 +554,10 @@ public struct TrainingConfig: Sendable, Equatable {
         lines.append("loss.terms=\(loss.terms.map(\.description).joined(separator: ","))")
         // Cached embeddings were computed in other forward batches than the
         // step's micro-shards, so they differ in the last bits: a run that
-        // reads them is another run. The line is absent without a cache, so
-        // the digests of runs without one are what they always were.
+        // reads them is another run. These lines are absent by default, so
+        // the digests of runs without them are what they always were.
         if teacherCache != nil { lines.append("teacher_cache=on") }
+        if loss.shardLocalNegatives { lines.append("loss.shard_local_negatives=true") }
         return lines.joined(separator: "\n") + "\n"
     }
 }
