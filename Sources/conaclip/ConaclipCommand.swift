@@ -21,6 +21,9 @@ struct ConaclipCommand: ParsableCommand {
             ExportCommand.self,
             ReportCommand.self,
             KeysCommand.self,
+            CoordinatorCommand.self,
+            WorkerCommand.self,
+            LaunchCommand.self,
         ]
     )
 }

@@ -83,43 +83,63 @@ public struct Welcome: WireBody {
     }
 }
 
-/// Both ways: still alive, and whether busy computing.
+/// Both ways: still alive, whether busy computing, and (from a worker)
+/// whether it is ready for tasks (it has built the run after its welcome).
 public struct Heartbeat: WireBody {
     public static let messageType = MessageType.heartbeat
     /// Counts up per sender, so gaps are visible in logs.
     public var sequence: UInt64
     public var busy: Bool
+    /// A worker: set up and able to take tasks. The coordinator sends true.
+    public var ready: Bool
 
-    public init(sequence: UInt64, busy: Bool) {
+    public init(sequence: UInt64, busy: Bool, ready: Bool = true) {
         self.sequence = sequence
         self.busy = busy
+        self.ready = ready
     }
 
-    public func write(to writer: inout WireWriter) { writer.u64(sequence); writer.bool(busy) }
+    public func write(to writer: inout WireWriter) { writer.u64(sequence); writer.bool(busy); writer.bool(ready) }
 
     public static func read(from reader: inout WireReader) throws(ProtocolError) -> Heartbeat {
-        Heartbeat(sequence: try reader.u64(), busy: try reader.bool())
+        Heartbeat(sequence: try reader.u64(), busy: try reader.bool(), ready: try reader.bool())
     }
 }
 
-/// Coordinator -> worker: the full student weights of one version; the
-/// floats are the flat parameter vector.
+/// Which model a weights message holds.
+public enum WeightsModel: UInt8, Sendable, CustomStringConvertible {
+    /// The student being trained (sent whenever it changed).
+    case student = 1
+    /// The frozen teacher (sent once, when the worker cannot make it itself,
+    /// e.g. a teacher the coordinator pre-trained on the spot).
+    case teacher = 2
+
+    public var description: String { self == .student ? "student" : "teacher" }
+}
+
+/// Coordinator -> worker: the full weights of one version of a model; the
+/// floats are its flat parameter vector.
 public struct WeightsUpdate: WireBody {
     public static let messageType = MessageType.weights
     /// The number of optimizer steps applied to produce these weights.
     public var weightsVersion: UInt64
     /// SHA-256 of the parameters as the coordinator holds them (32 bytes), or empty.
     public var parameterDigest: [UInt8]
+    public var model: WeightsModel
 
-    public init(weightsVersion: UInt64, parameterDigest: [UInt8] = []) {
+    public init(weightsVersion: UInt64, parameterDigest: [UInt8] = [], model: WeightsModel = .student) {
         self.weightsVersion = weightsVersion
         self.parameterDigest = parameterDigest
+        self.model = model
     }
 
-    public func write(to writer: inout WireWriter) { writer.u64(weightsVersion); writer.blob(parameterDigest) }
+    public func write(to writer: inout WireWriter) { writer.u64(weightsVersion); writer.blob(parameterDigest); writer.u8(model.rawValue) }
 
     public static func read(from reader: inout WireReader) throws(ProtocolError) -> WeightsUpdate {
-        WeightsUpdate(weightsVersion: try reader.u64(), parameterDigest: try reader.blob(maxBytes: 64))
+        let version = try reader.u64(), digest = try reader.blob(maxBytes: 64)
+        let raw = try reader.u8()
+        guard let model = WeightsModel(rawValue: raw) else { throw .malformed("weights: unknown model \(raw)") }
+        return WeightsUpdate(weightsVersion: version, parameterDigest: digest, model: model)
     }
 
     public func validate(against header: WireHeader) throws(ProtocolError) {
@@ -136,8 +156,17 @@ public enum ShardPhase: UInt8, Sendable, CustomStringConvertible {
     case embeddings = 1
     /// Backward pass: given the gathered embeddings, return the shard's gradient.
     case gradient = 2
+    /// Shard-local negatives: embed, evaluate the loss on the shard alone,
+    /// back-propagate, and return the shard's gradient (no gather).
+    case shardLocal = 3
 
-    public var description: String { self == .embeddings ? "embeddings" : "gradient" }
+    public var description: String {
+        switch self {
+        case .embeddings: return "embeddings"
+        case .gradient: return "gradient"
+        case .shardLocal: return "shard-local"
+        }
+    }
 }
 
 /// Coordinator -> worker: compute micro-shard `header.microShard` of
@@ -246,22 +275,52 @@ enum EmbeddingBlocks {
     }
 }
 
+/// How long a worker spent on a task, reported with its result (for the
+/// coordinator's compute / communication / waiting split).
+public struct TaskTiming: Sendable, Equatable {
+    /// Model computation (forward, loss, backward), seconds.
+    public var computeSeconds: Double
+    /// From the task's arrival to the result's send, seconds (compute plus
+    /// reading inputs and encoding the result).
+    public var handlingSeconds: Double
+
+    public init(computeSeconds: Double = 0, handlingSeconds: Double = 0) {
+        self.computeSeconds = computeSeconds
+        self.handlingSeconds = handlingSeconds
+    }
+
+    func write(to writer: inout WireWriter) { writer.f64(computeSeconds); writer.f64(handlingSeconds) }
+
+    static func read(from reader: inout WireReader, _ context: String) throws(ProtocolError) -> TaskTiming {
+        let timing = TaskTiming(computeSeconds: try reader.f64(), handlingSeconds: try reader.f64())
+        guard timing.computeSeconds.isFinite, timing.computeSeconds >= 0, timing.handlingSeconds.isFinite, timing.handlingSeconds >= 0 else {
+            throw .malformed("\(context): task timing must be finite and non-negative")
+        }
+        return timing
+    }
+}
+
 /// Worker -> coordinator: a micro-shard's embeddings (all four towers).
 public struct ShardEmbeddings: WireBody {
     public static let messageType = MessageType.embeddings
     public var weightsVersion: UInt64
     /// The matrices, in payload order.
     public var blocks: [EmbeddingBlock]
+    public var timing: TaskTiming
 
-    public init(weightsVersion: UInt64, blocks: [EmbeddingBlock]) {
+    public init(weightsVersion: UInt64, blocks: [EmbeddingBlock], timing: TaskTiming = TaskTiming()) {
         self.weightsVersion = weightsVersion
         self.blocks = blocks
+        self.timing = timing
     }
 
-    public func write(to writer: inout WireWriter) { writer.u64(weightsVersion); EmbeddingBlocks.write(blocks, to: &writer) }
+    public func write(to writer: inout WireWriter) {
+        writer.u64(weightsVersion); EmbeddingBlocks.write(blocks, to: &writer); timing.write(to: &writer)
+    }
 
     public static func read(from reader: inout WireReader) throws(ProtocolError) -> ShardEmbeddings {
-        ShardEmbeddings(weightsVersion: try reader.u64(), blocks: try EmbeddingBlocks.read(from: &reader, "embeddings"))
+        ShardEmbeddings(weightsVersion: try reader.u64(), blocks: try EmbeddingBlocks.read(from: &reader, "embeddings"),
+                        timing: try TaskTiming.read(from: &reader, "embeddings"))
     }
 
     public func validate(against header: WireHeader) throws(ProtocolError) {
@@ -310,20 +369,32 @@ public struct ShardGradient: WireBody {
     public var weightsVersion: UInt64
     public var sampleCount: UInt32
     public var lossTerms: [LossTermValue]
+    /// `d loss / d logit_scale` as the worker computed it (the full batch's,
+    /// or the shard's for shard-local negatives), exactly (float32 bits).
+    public var logitScaleGradient: Float
+    /// `exp(logit_scale)` as used by the task loss.
+    public var logitScale: Float
+    public var timing: TaskTiming
 
     static let maxLossTerms = 64
     static let maxNameBytes = 256
 
-    public init(weightsVersion: UInt64, sampleCount: UInt32, lossTerms: [LossTermValue] = []) {
+    public init(weightsVersion: UInt64, sampleCount: UInt32, lossTerms: [LossTermValue] = [],
+                logitScaleGradient: Float = 0, logitScale: Float = 1, timing: TaskTiming = TaskTiming()) {
         self.weightsVersion = weightsVersion
         self.sampleCount = sampleCount
         self.lossTerms = lossTerms
+        self.logitScaleGradient = logitScaleGradient
+        self.logitScale = logitScale
+        self.timing = timing
     }
 
     public func write(to writer: inout WireWriter) {
         writer.u64(weightsVersion); writer.u32(sampleCount)
         writer.u16(UInt16(min(lossTerms.count, Self.maxLossTerms)))
         for term in lossTerms.prefix(Self.maxLossTerms) { writer.string(term.name, maxBytes: Self.maxNameBytes); writer.f64(term.value) }
+        writer.u32(logitScaleGradient.bitPattern); writer.u32(logitScale.bitPattern)
+        timing.write(to: &writer)
     }
 
     public static func read(from reader: inout WireReader) throws(ProtocolError) -> ShardGradient {
@@ -332,7 +403,9 @@ public struct ShardGradient: WireBody {
         guard count <= maxLossTerms else { throw .oversized(what: "gradient loss term count", limit: maxLossTerms, actual: count) }
         var terms: [LossTermValue] = []
         for _ in 0..<count { terms.append(LossTermValue(name: try reader.string(maxBytes: maxNameBytes), value: try reader.f64())) }
-        return ShardGradient(weightsVersion: version, sampleCount: samples, lossTerms: terms)
+        let logitGradient = Float(bitPattern: try reader.u32()), logitScale = Float(bitPattern: try reader.u32())
+        return ShardGradient(weightsVersion: version, sampleCount: samples, lossTerms: terms, logitScaleGradient: logitGradient,
+                             logitScale: logitScale, timing: try TaskTiming.read(from: &reader, "gradient"))
     }
 
     public func validate(against header: WireHeader) throws(ProtocolError) {
@@ -340,6 +413,9 @@ public struct ShardGradient: WireBody {
         guard sampleCount > 0 else { throw .malformed("gradient of an empty micro-shard") }
         if let bad = lossTerms.first(where: { !$0.value.isFinite }) {
             throw .malformed("gradient: loss term \(bad.name) is \(bad.value)")
+        }
+        guard logitScaleGradient.isFinite, logitScale.isFinite else {
+            throw .malformed("gradient: the logit-scale gradient or scale is not finite")
         }
     }
 }
@@ -386,6 +462,11 @@ public enum PeerErrorCode: UInt16, Sendable {
     case notRegistered = 4
     /// Anything else.
     case other = 5
+    /// A task arrived without the inputs it needs (the weights or gathered
+    /// embeddings it names); the coordinator sends them again.
+    case missingInput = 6
+    /// The peer was quarantined or refused for good (it should stop).
+    case refused = 7
 }
 
 /// Both ways: an error report. The header's step and run id say what it is about.

@@ -26,6 +26,13 @@ public enum WireCodec {
     /// message sent every step does not allocate its payload every step.
     public static func encode(_ message: ClusterMessage, envelope: WireEnvelope, floats: UnsafeBufferPointer<Float>,
                               reusing payloadBuffer: inout ZeroMQSharedBytes?) throws(ProtocolError) -> ZeroMQOutgoingMessage {
+        try encode(message, envelope: envelope, floats: floats, reusing: &payloadBuffer, checkFinite: true)
+    }
+
+    /// `checkFinite: false` lets non-finite floats through: only fault
+    /// injection uses it, to send what a broken worker would.
+    static func encode(_ message: ClusterMessage, envelope: WireEnvelope, floats: UnsafeBufferPointer<Float>,
+                       reusing payloadBuffer: inout ZeroMQSharedBytes?, checkFinite: Bool) throws(ProtocolError) -> ZeroMQOutgoingMessage {
         let type = message.type
         guard type.carriesFloats || floats.isEmpty else {
             throw .malformed("a \(type) message carries no floats, \(floats.count) were given")
@@ -60,7 +67,7 @@ public enum WireCodec {
                     let words = chunk.assumingMemoryBound(to: UInt32.self)
                     for index in 0..<count { words[index] = words[index].littleEndian }
                     #endif
-                    if type.requiresFiniteFloats, let bad = FloatChecks.firstNonFinite(chunk, count: count) {
+                    if checkFinite, type.requiresFiniteFloats, let bad = FloatChecks.firstNonFinite(chunk, count: count) {
                         throw .nonFiniteValue(type: type, index: start + bad)
                     }
                     hasher.update(UnsafeRawBufferPointer(start: chunk, count: count * 4))

@@ -50,8 +50,9 @@ public final class ProgressDisplay {
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 
-    /// Reports a finished step (`step` is 1-based: steps completed).
-    public func update(step: Int, metrics: StepMetrics) {
+    /// Reports a finished step (`step` is 1-based: steps completed);
+    /// `detail` (e.g. the live workers) is appended to the line.
+    public func update(step: Int, metrics: StepMetrics, detail: String? = nil) {
         if sessionStartStep == nil { sessionStartStep = step - 1 }
         sessionTime += metrics.stepTime
         let done = step - (sessionStartStep ?? 0)
@@ -64,7 +65,7 @@ public final class ProgressDisplay {
             return
         case .terminal:
             let line = "step \(stepText)/\(totalSteps)  loss \(Self.fixed(metrics.total, 4))  "
-                + "\(Self.fixed(metrics.pairsPerSecond, 1)) pairs/s  ETA \(eta)"
+                + "\(Self.fixed(metrics.pairsPerSecond, 1)) pairs/s  ETA \(eta)" + (detail.map { "  \($0)" } ?? "")
             write("\r\u{1B}[2K" + line)
             lineOpen = true
             if step == totalSteps { finishLine() }
@@ -72,7 +73,7 @@ public final class ProgressDisplay {
             guard step % every == 0 || step == totalSteps else { return }
             write("step \(stepText)/\(totalSteps)  loss \(Self.fixed(metrics.total, 4))  task \(Self.fixed(metrics.task, 4))  "
                 + "lr \(String(format: "%.3g", metrics.learningRate))  grad \(Self.fixed(metrics.gradientNorm, 3))  "
-                + "\(Self.fixed(metrics.pairsPerSecond, 1)) pairs/s  ETA \(eta)\n")
+                + "\(Self.fixed(metrics.pairsPerSecond, 1)) pairs/s  ETA \(eta)" + (detail.map { "  \($0)" } ?? "") + "\n")
         }
     }
 

@@ -1,0 +1,33 @@
+/// Why a coordinator or worker stopped with an error. Each case says what
+/// failed and, where the user can act, what to do.
+public enum ClusterError: Error, CustomStringConvertible {
+    case training(TrainingError)
+    case transport(ClusterTransportError)
+    case zeroMQ(ZeroMQError)
+    case security(SecurityError)
+    case protocolError(ProtocolError)
+    case fault(FaultSpecError)
+    /// The endpoint or the security flags do not fit together.
+    case setup(String)
+    /// The worker's configuration differs from the run's.
+    case configurationMismatch(String)
+    /// The coordinator refused this worker for good.
+    case refused(String)
+    /// No coordinator answered for too long.
+    case coordinatorUnreachable(String)
+
+    public var description: String {
+        switch self {
+        case let .training(error): return error.description
+        case let .transport(error): return error.description
+        case let .zeroMQ(error): return error.description
+        case let .security(error): return error.description
+        case let .protocolError(error): return error.description
+        case let .fault(error): return error.description
+        case let .setup(reason): return reason
+        case let .configurationMismatch(reason): return "configuration mismatch: \(reason)"
+        case let .refused(reason): return "refused by the coordinator: \(reason)"
+        case let .coordinatorUnreachable(reason): return reason
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import ConaclipCluster
+import Foundation
+import Logging
+
+/// `conaclip launch`: a whole distributed run from one command line, on
+/// this machine or under a multi-machine launcher.
+struct LaunchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Run distributed training: a coordinator and N local workers, or this process's rank under torchrun/Slurm/Kubernetes.",
+        discussion: """
+        --workers N: starts `conaclip coordinator` on a loopback port the OS picks and N \
+        `conaclip worker` processes (one BLAS thread each), with fresh CURVE keys in a private \
+        temporary directory. Children stop when the launcher goes away; SIGINT/SIGTERM are forwarded \
+        (the coordinator writes a checkpoint); the exit status is the coordinator's (non-zero when \
+        training failed, 128+N after signal N). \
+        --from-env: reads the launcher's environment and runs one role in this process: rank 0 the \
+        coordinator (bound to tcp://*:PORT), the other ranks workers connecting to it. torchrun: RANK, \
+        WORLD_SIZE, MASTER_ADDR, MASTER_PORT. Slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_JOB_NODELIST \
+        (the coordinator is on the first host). Kubernetes Indexed Job: JOB_COMPLETION_INDEX (all \
+        workers; set CONACLIP_COORDINATOR=tcp://SERVICE:PORT). PORT is --port, else CONACLIP_PORT, else \
+        MASTER_PORT+1 (torchrun's store owns MASTER_PORT), else 29501. CONACLIP_ROLE=coordinator|worker \
+        overrides the role, CONACLIP_COORDINATOR the endpoint, CONACLIP_WORKER_NAME the name. \
+        \(environmentHelp) Across machines the coordinator binds a non-loopback address, so CURVE keys \
+        are required (or CONACLIP_INSECURE=1 / --insecure).
+        """)
+
+    @Option(help: "Local workers to start (with the coordinator) on this machine.")
+    var workers: Int?
+
+    @Flag(help: "Take the role from the launcher's environment (torchrun, Slurm, Kubernetes).")
+    var fromEnv = false
+
+    @Option(help: "Training config (YAML).")
+    var config: String
+
+    @Option(help: "Run directory (default: runs/<config name>).")
+    var out: String?
+
+    @Flag(help: "Continue the run from its newest valid checkpoint.")
+    var resume = false
+
+    @Option(help: "Live workers needed to make progress (default: the config's cluster.min_workers).")
+    var minWorkers: Int?
+
+    @Option(help: "Progress display of the coordinator: auto, terminal, lines or none.")
+    var progress: ClusterProgressChoice = .auto
+
+    @Option(help: "--from-env: the coordinator's TCP port (default: see above).")
+    var port: Int?
+
+    @Option(help: "--from-env: where workers connect, tcp://HOST:PORT (default: from the launcher's environment).")
+    var coordinator: String?
+
+    @Option(help: "--from-env: this process's CURVE secret key file; default $CONACLIP_SECRET_KEY (rank 0: $CONACLIP_COORDINATOR_SECRET_KEY first).")
+    var secretKey: String?
+
+    @Option(help: "--from-env: the coordinator's public key file (workers); default $CONACLIP_COORDINATOR_KEY.")
+    var coordinatorKey: String?
+
+    @Option(help: "--from-env: allow-list of worker public keys (coordinator); default $CONACLIP_ALLOW.")
+    var allow: String?
+
+    @Flag(help: "--from-env: no CURVE (a trusted network only); also CONACLIP_INSECURE=1.")
+    var insecure = false
+
+    @Option(help: "--from-env: seconds a worker waits for a coordinator before giving up.")
+    var giveUpAfter: Double = 600
+
+    func validate() throws {
+        switch (workers, fromEnv) {
+        case (nil, false): throw ValidationError("give --workers N (local) or --from-env (torchrun, Slurm, Kubernetes)")
+        case (.some, true): throw ValidationError("--workers and --from-env exclude each other")
+        case let (count?, false): guard count >= 1 else { throw ValidationError("--workers must be at least 1") }
+        default: break
+        }
+        if let minWorkers, minWorkers < 1 { throw ValidationError("--min-workers must be at least 1") }
+    }
+
+    func run() throws {
+        if fromEnv { return try runFromEnvironment() }
+        guard let workers else { return }
+        _ = try TrainingConfig.load(path: config)  // refuse a bad config before starting anything
+        let directory = out ?? "runs/" + ((config as NSString).lastPathComponent as NSString).deletingPathExtension
+        try CoordinatorCommand.refuseExistingRun(directory, resume: resume)
+        StopSignal.install()
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let say: @Sendable (String) -> Void = { ProgressDisplay.writeToStandardOutput($0 + "\n") }
+        let launcher = LocalLauncher(options: LocalLaunchOptions(
+            executable: executable, workers: workers, configPath: config, outputDirectory: directory, resume: resume,
+            minWorkers: minWorkers, progress: progress == .auto ? (isatty(STDOUT_FILENO) == 1 ? "terminal" : "lines") : progress.rawValue,
+            stopSignal: { StopSignal.received }, logger: LineLogHandler.logger(label: "launch"), say: say))
+        let status = try launcher.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    private func runFromEnvironment() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let plan = try LaunchEnvironment.plan(environment: environment, coordinator: coordinator, port: port,
+                                              hostName: ProcessInfo.processInfo.hostName)
+        let insecure = self.insecure || ClusterEnvironment.insecureRequested(environment)
+        LineLogHandler.logger(label: "launch").info("launch from the environment", metadata: [
+            "launcher": "\(plan.launcher)", "rank": "\(plan.rank)", "world-size": "\(plan.worldSize.map(String.init) ?? "?")",
+            "role": "\(plan.role)"])
+        switch plan.role {
+        case let .coordinator(bind):
+            let code = try CoordinatorCommand.runCoordinator(
+                configPath: config, bind: bind, out: out, resume: resume, minWorkers: minWorkers,
+                secretKey: secretKey ?? environment[ClusterEnvironment.coordinatorSecretKey] ?? environment[ClusterEnvironment.secretKey],
+                allow: allow ?? environment[ClusterEnvironment.allowList], insecure: insecure, endpointFile: nil, progress: progress)
+            if let code { throw ExitCode(code) }
+        case let .worker(connect):
+            let code = try WorkerCommand.runWorker(
+                connect: connect, configPath: config, secretKey: secretKey ?? environment[ClusterEnvironment.secretKey],
+                coordinatorKey: coordinatorKey ?? environment[ClusterEnvironment.coordinatorKey], name: plan.workerName,
+                insecure: insecure, giveUpAfter: giveUpAfter)
+            if let code { throw ExitCode(code) }
+        }
+    }
+}
