@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "ConaclipDataTests", dependencies: ["ConaclipData"], exclude: ["Fixtures"]),
         .testTarget(name: "ConaclipClusterTests", dependencies: ["ConaclipCluster"]),
         .testTarget(name: "ConaclipReportTests", dependencies: ["ConaclipReport"]),
-        .testTarget(name: "ConaclipCLITests", dependencies: ["ConaclipModels"]),
+        .testTarget(name: "ConaclipCLITests", dependencies: ["ConaclipModels", "ConaclipCluster"]),
     ],
     swiftLanguageModes: [.v6]
 )

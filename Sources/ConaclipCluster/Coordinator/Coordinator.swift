@@ -487,6 +487,10 @@ public final class Coordinator {
         let worker = byRoutingID[routingID].flatMap { workers[$0] }
         if let worker {
             refuseResult(from: worker, header: header, reason: error.description)
+        } else if case .wrongRunID = error, !banned.contains(routingID) {
+            // A worker of an earlier coordinator of this run (before a restart): have it register.
+            if rateLimitedLog(routingID) { logger.info("a worker of an earlier coordinator is connected; asking it to register") }
+            sendToPeer(routingID, .error(PeerError(code: .notRegistered, message: "this coordinator restarted; register again")))
         } else if rateLimitedLog(routingID) {
             logger.warning("refused message", metadata: ["peer": "unregistered", "reason": "\(error)"])
         }
@@ -505,11 +509,13 @@ public final class Coordinator {
         quarantineIfNeeded(worker)
     }
 
+    /// Whether to log another refusal from `routingID`: at most 5 per peer
+    /// every 10 s, so a hostile or broken peer cannot flood the log.
     private func rateLimitedLog(_ routingID: [UInt8]) -> Bool {
         let now = ContinuousClock.now
         if let entry = refusalLog[routingID], now - entry.logged < .seconds(10) {
             refusalLog[routingID] = (entry.logged, entry.suppressed + 1)
-            return false
+            return entry.suppressed + 1 < 5
         }
         if refusalLog.count > 1024 { refusalLog.removeAll() }
         refusalLog[routingID] = (now, 0)

@@ -21,7 +21,7 @@ public struct LocalLaunchOptions {
     /// Seconds to wait for the coordinator's endpoint line.
     public var startTimeout: Double = 120
     /// Seconds the workers get to exit after the coordinator did, before being terminated.
-    public var workerExitGrace: Double = 15
+    public var workerExitGrace: Double = 10
 
     public init(executable: String, workers: Int, configPath: String, outputDirectory: String, resume: Bool, minWorkers: Int?,
                 progress: String, stopSignal: @escaping () -> Int32, logger: Logger, say: @escaping (String) -> Void) {
@@ -61,6 +61,13 @@ public final class LocalLauncher {
         }
 
         func signal(_ number: Int32) { if process.isRunning { kill(process.processIdentifier, number) } }
+
+        /// Whether the process is stopped (SIGSTOP): it cannot exit by itself.
+        var isStopped: Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("T")
+        }
     }
 
     /// Runs everything and returns the exit status for the launcher.
@@ -144,7 +151,7 @@ public final class LocalLauncher {
         let status = coordinator.status
         // Workers leave on the coordinator's shutdown; give them a moment, then make sure.
         let graceEnd = ContinuousClock.now + .seconds(options.workerExitGrace)
-        while workers.contains(where: \.isRunning) && ContinuousClock.now < graceEnd {
+        while workers.contains(where: { $0.isRunning && !$0.isStopped }) && ContinuousClock.now < graceEnd {
             if options.stopSignal() != 0 && forwarded == 0 { break }
             for worker in workers where worker.isRunning { _ = worker.exited.wait(timeout: .now() + 0.1); break }
         }

@@ -125,7 +125,7 @@ private struct NetworkLoop {
     var sequence: UInt64 = 0
     var handshakeFailures = 0
     var handshakeSucceeded = false
-    var refusalLogged: ContinuousClock.Instant?
+    var sendFailureLogged = false
     var currentStep: UInt64 = 0
     let decoder = WireDecoder(runID: nil)
 
@@ -289,7 +289,8 @@ private struct NetworkLoop {
                     ? "the coordinator refused this worker's CURVE key (is its public key on the coordinator's allow-list?)"
                     : "the security handshake with the coordinator failed (CURVE on one side only, or a wrong coordinator key?)"
                 logger.error("handshake failed", metadata: ["reason": "\(reason)", "attempt": "\(handshakeFailures)"])
-                if handshakeFailures >= 3 && !welcomed {
+                // A refused key is final (libzmq does not retry it); other failures get a few attempts.
+                if !welcomed && (event.kind.contains(.handshakeFailedAuth) || handshakeFailures >= 3) {
                     throw .refused(reason)
                 }
             }
@@ -302,11 +303,11 @@ private struct NetworkLoop {
         transmit(WorkerOutbound(message: encoded, type: type, step: Int(step)))
     }
 
-    private func flushOutbox() {
+    private mutating func flushOutbox() {
         for item in shared.drainOutbox() { transmit(item) }
     }
 
-    private func transmit(_ item: WorkerOutbound) {
+    private mutating func transmit(_ item: WorkerOutbound) {
         var outgoing = item.message
         let faults = shared.faults.withLock { $0 }
         switch faults.outgoing(item.type, step: item.step.map { $0 + 1 }, worker: shared.workerID.load(ordering: .relaxed), side: .worker) {
@@ -323,9 +324,13 @@ private struct NetworkLoop {
             break
         }
         do {
-            try dealer.send(outgoing, timeout: .seconds(1))
+            // Without a connection (ZMQ_IMMEDIATE) a send waits; registrations are retried anyway.
+            try dealer.send(outgoing, timeout: item.type == .register ? .milliseconds(100) : .seconds(1))
+            sendFailureLogged = false
         } catch {
-            logger.warning("send failed (the coordinator is unreachable?)", metadata: ["type": "\(item.type)", "error": "\(error)"])
+            let level: Logger.Level = sendFailureLogged ? .debug : .warning
+            logger.log(level: level, "send failed (no connection to the coordinator yet?)", metadata: ["type": "\(item.type)", "error": "\(error)"])
+            sendFailureLogged = true
         }
     }
 }

@@ -148,6 +148,16 @@ public enum TrainingCheckpoint {
         }
     }
 
+    /// Deletes the hidden staging directories a killed writer left in the
+    /// checkpoints directory (`.state-*`, `.step-*`); only one process writes
+    /// a run's checkpoints, and it calls this before writing any.
+    public static func removeStaging(run: RunDirectory) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: run.checkpointsPath) else { return }
+        for name in names where name.hasPrefix(".state-") || name.hasPrefix(".step-") {
+            try? FileManager.default.removeItem(atPath: run.checkpointsPath + "/" + name)
+        }
+    }
+
     /// What `restoreNewest` found.
     public struct Restored: Sendable {
         /// The restored state, or nil when the run has no checkpoint (start from step 0).
@@ -165,6 +175,7 @@ public enum TrainingCheckpoint {
     public static func restoreNewest(
         run: RunDirectory, configDigest: String, store: ParameterStore, optimizer: AdamW
     ) throws(TrainingError) -> Restored {
+        removeStaging(run: run)
         var skipped: [String] = []
         for step in run.checkpointSteps().reversed() {
             let path = run.checkpointPath(step: step)
