@@ -83,6 +83,23 @@ import Testing
         #expect((last["bytes_sent"] as? Int).map { $0 > 0 } == true)
     }
 
+    @Test func shardLocalNegativesMatchSingleProcessTrainingToo() throws {
+        let directory = try TrainCommandTests.workspace()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let smoke = try String(contentsOf: CLIRunner.repositoryRoot.appendingPathComponent("configs/smoke.yaml"), encoding: .utf8)
+        let local = smoke.replacingOccurrences(of: "loss:\n", with: "loss:\n  shard_local_negatives: true\n")
+        #expect(local != smoke)
+        try local.write(to: directory.appendingPathComponent("local.yaml"), atomically: true, encoding: .utf8)
+        let single = try CLIRunner.run(["train", "--config", "local.yaml", "--out", "single", "--progress", "none"], in: directory, timeout: 300)
+        #expect(single.status == 0, "\(single.stderr)")
+        let launch = try ClusterProcess(["launch", "--workers", "2", "--config", "local.yaml", "--out", "run", "--progress", "none"],
+                                        in: directory, name: "launch")
+        #expect(try launch.waitForExit(timeout: 300) == 0, "\(launch.stderr)")
+        let expected = try Self.digest("single", in: directory)
+        #expect(try Self.digest("run", in: directory) == expected)
+        #expect(try expected != Self.reference.get().final)  // it is another loss
+    }
+
     // MARK: - Failures
 
     @Test func aWorkerSIGKILLedMidStepIsReplaced() throws {
