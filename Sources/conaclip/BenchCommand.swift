@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, each reported against a baseline measured in the same run.",
-        subcommands: [TrainStepBench.self, DataBench.self, DistillBench.self, TransportBench.self])
+        subcommands: [TrainStepBench.self, DataBench.self, DistillBench.self, TransportBench.self, ClusterBench.self])
 }
 
 /// `conaclip bench train-step`: times forward + backward + AdamW of the CLIP

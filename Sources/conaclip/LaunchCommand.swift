@@ -119,3 +119,85 @@ struct LaunchCommand: ParsableCommand {
         }
     }
 }
+
+/// `conaclip bench cluster`: distributed training throughput for 1, 2, ...
+/// local workers measured in one run, with and without the teacher cache.
+struct ClusterBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Time distributed training with 1, 2, ... local workers (pairs/s, ratio, compute/communication/waiting).",
+        discussion: """
+        Writes a synthetic-shapes dataset, a teacher (the --teacher-model preset from a seed) and its \
+        teacher-embedding cache into a temporary directory, then runs the same distillation through \
+        `conaclip launch` once per worker count and teacher setting (forward passes, cache), and reads \
+        each run's metrics.jsonl. pairs/s comes from the median timed step; the speed-up is against the \
+        first worker count with the same teacher setting, measured in the same run. Every process has one \
+        BLAS thread; on a machine with C cores, more than C - 1 workers share cores with the coordinator.
+        """)
+
+    @Option(help: "Student preset.")
+    var model = "configs/models/student-64.yaml"
+
+    @Option(help: "Teacher preset (initialised from a seed).")
+    var teacherModel = "configs/models/teacher-64.yaml"
+
+    @Option(help: "Worker counts, comma-separated.")
+    var workers = "1,2"
+
+    @Option(help: "Teacher embeddings: off (forward passes), on (cache), or both.")
+    var cache = "both"
+
+    @Option(help: "Pairs per step.")
+    var batch = 128
+
+    @Option(help: "Micro-shards per step.")
+    var microShards = 4
+
+    @Option(help: "Timed steps per run.")
+    var steps = 6
+
+    @Option(help: "Untimed warm-up steps per run.")
+    var warmup = 2
+
+    @Option(help: "Synthetic pairs in the dataset.")
+    var pairs = 512
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard counts.allSatisfy({ $0 >= 1 }), !counts.isEmpty else { throw ValidationError("--workers must list positive counts, e.g. 1,2") }
+        guard ["on", "off", "both"].contains(cache) else { throw ValidationError("--cache must be on, off or both") }
+        guard batch >= 1, microShards >= 1, batch % microShards == 0 else { throw ValidationError("--micro-shards must divide --batch") }
+        guard steps >= 1, warmup >= 0, pairs >= batch else { throw ValidationError("--steps >= 1, --warmup >= 0 and --pairs >= --batch") }
+    }
+
+    var counts: [Int] { workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func run() throws {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let say: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        var logger = LineLogHandler.logger(label: "bench")
+        logger.logLevel = .warning
+        let report = try ClusterBenchmark.run(ClusterBenchmark.Options(
+            executable: executable, studentPreset: model, teacherPreset: teacherModel, workerCounts: counts,
+            cacheSettings: cache == "both" ? [false, true] : [cache == "on"], batchSize: batch, microShards: microShards,
+            steps: steps, warmup: warmup, pairs: pairs, logger: logger, say: say))
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print("student \(report.studentPreset), teacher \(report.teacherPreset), batch \(report.batchSize) in \(report.microShards) "
+            + "micro-shards, \(report.steps) timed steps, BLAS core \(report.blasCore), \(report.processorCount) CPUs")
+        print("workers  teacher   pairs/s  speed-up  step s  compute  comm  waiting  comm %  MB/step")
+        for m in report.measurements {
+            let teacher = (m.teacherCache ? "cache" : "forward").padding(toLength: 7, withPad: " ", startingAt: 0)
+            print(String(format: "%7d  ", m.workers) + teacher + String(format: "  %7.1f  %7.2fx  %6.3f  %7.3f  %5.3f  %7.3f  %5.1f%%  %7.1f",
+                         m.pairsPerSecond, m.speedup, m.medianStepSeconds,
+                         m.computeSeconds, m.communicationSeconds, m.waitingSeconds, 100 * m.communicationFraction, m.bytesPerStep / 1e6))
+        }
+    }
+}

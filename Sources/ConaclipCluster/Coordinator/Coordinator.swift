@@ -112,6 +112,7 @@ public final class Coordinator {
     private var heartbeatSequence: UInt64 = 0
     private var nextHeartbeat = ContinuousClock.now
     private var paused = false
+    private var everHadWorkers = false
     private var pauseLogged = ContinuousClock.now
 
     // The current step.
@@ -252,12 +253,12 @@ public final class Coordinator {
             metrics = try MetricsLog(path: runDirectory.metricsPath, keepingThrough: stepsDone)
             progress = ProgressDisplay(mode: options.progressMode, totalSteps: components.totalSteps, batchSize: config.batchSize,
                                        every: config.log.everySteps)
-            if case let .initialized(_, _, pretrain)? = config.teacher, pretrain > 0, let teacher = components.teacher {
+            if case let .initialized(_, _, pretrain)? = config.teacher, pretrain > 0, let teacher = components.teacherModel {
                 let digest = Array(SHA256.hash(data: UnsafeRawBufferPointer(
-                    start: teacher.model.parameters.values.pointer, count: teacher.model.parameters.count * 4)))
+                    start: teacher.parameters.values.pointer, count: teacher.parameters.count * 4)))
                 teacherMessage = try WireCodec.encode(
                     .weights(WeightsUpdate(weightsVersion: 0, parameterDigest: digest, model: .teacher)),
-                    envelope: WireEnvelope(runID: runID), floats: UnsafeBufferPointer(teacher.model.parameters.values.buffer))
+                    envelope: WireEnvelope(runID: runID), floats: UnsafeBufferPointer(teacher.parameters.values.buffer))
             }
         } catch let error as ClusterError {
             throw error
@@ -325,16 +326,20 @@ public final class Coordinator {
         let live = liveReady
         if live < minWorkers {
             if !paused || now - pauseLogged > .seconds(30) {
-                logger.warning("paused: waiting for workers", metadata: [
+                // Waiting for the first workers is normal; losing them later is worth a warning.
+                let level: Logger.Level = everHadWorkers ? .warning : .info
+                logger.log(level: level, "\(everHadWorkers ? "paused" : "waiting"): too few live workers", metadata: [
                     "live-workers": "\(live)", "min-workers": "\(minWorkers)", "step": "\(stepsDone)"])
-                options.say("coordinator: paused at step \(stepsDone): \(live) live worker(s), need \(minWorkers) (cluster.min_workers / --min-workers)")
+                options.say("coordinator: \(everHadWorkers ? "paused" : "waiting") at step \(stepsDone): \(live) live worker(s), "
+                    + "need \(minWorkers) (cluster.min_workers / --min-workers)")
                 paused = true
                 pauseLogged = now
             }
         } else if paused {
             paused = false
-            logger.info("resumed", metadata: ["live-workers": "\(live)"])
-            options.say("coordinator: resumed with \(live) live worker(s)")
+            everHadWorkers = true
+            logger.info("running", metadata: ["live-workers": "\(live)"])
+            options.say("coordinator: running with \(live) live worker(s)")
         }
     }
 

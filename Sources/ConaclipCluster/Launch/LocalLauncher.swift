@@ -22,6 +22,9 @@ public struct LocalLaunchOptions {
     public var startTimeout: Double = 120
     /// Seconds the workers get to exit after the coordinator did, before being terminated.
     public var workerExitGrace: Double = 10
+    /// Keep the children's standard output (and the workers' logs) to
+    /// themselves, e.g. for a benchmark that prints JSON.
+    public var quiet = false
 
     public init(executable: String, workers: Int, configPath: String, outputDirectory: String, resume: Bool, minWorkers: Int?,
                 progress: String, stopSignal: @escaping () -> Int32, logger: Logger, say: @escaping (String) -> Void) {
@@ -85,12 +88,13 @@ public final class LocalLauncher {
         if options.resume { arguments.append("--resume") }
         if let minimum = options.minWorkers { arguments += ["--min-workers", String(minimum)] }
         let endpointSeen = EndpointWatch()
+        let quiet = options.quiet
         let output = Pipe()
         coordinator.process.standardOutput = output
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             guard !data.isEmpty else { handle.readabilityHandler = nil; return }
-            FileHandle.standardOutput.write(data)
+            if !quiet { FileHandle.standardOutput.write(data) }
             endpointSeen.append(data)
         }
         try start(coordinator, arguments: arguments)
@@ -168,6 +172,10 @@ public final class LocalLauncher {
         environment[ClusterEnvironment.exitWithParent] = "1"
         child.process.environment = environment
         child.process.standardInput = child.input
+        if options.quiet && child.name != "coordinator" {
+            child.process.standardOutput = FileHandle.nullDevice
+            child.process.standardError = FileHandle.nullDevice
+        }
         child.process.terminationHandler = { [exited = child.exited] _ in exited.signal() }
         do { try child.process.run() } catch {
             throw .setup("cannot start \(child.name) (\(options.executable)): \(error.localizedDescription)")

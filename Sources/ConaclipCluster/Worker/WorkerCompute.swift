@@ -184,8 +184,8 @@ final class WorkerCompute {
             weightsVersion = update.weightsVersion
             retained = nil
         case .teacher:
-            guard let teacher = components.teacher else { return }
-            let store = teacher.model.parameters
+            guard let teacher = components.teacherModel else { return }
+            let store = teacher.parameters
             guard floats.count == store.count else {
                 shared.setFatal(.configurationMismatch("the coordinator's teacher has \(floats.count) parameters, this worker's \(store.count)"))
                 return
@@ -246,7 +246,6 @@ final class WorkerCompute {
             switch assignment.phase {
             case .embeddings:
                 try fill(rows, step: step, components: components, computer: computer)
-                _ = clock.lap()
                 try computer.embed(batch, rows: rows)
                 retained = (step, shard, assignment.weightsVersion)
                 let computeSeconds = clock.lap()
@@ -274,14 +273,14 @@ final class WorkerCompute {
                     guard let evaluated = losses else { return }
                     stepLosses = evaluated
                     if retained.map({ $0.step != step || $0.shard != shard || $0.version != assignment.weightsVersion }) ?? true {
-                        try fill(rows, step: step, components: components, computer: computer)
                         _ = clock.lap()
+                        try fill(rows, step: step, components: components, computer: computer)
                         try computer.forwardStudent(batch, rows: rows)
                         computeSeconds += clock.lap()
                     }
                 } else {
-                    try fill(rows, step: step, components: components, computer: computer)
                     _ = clock.lap()
+                    try fill(rows, step: step, components: components, computer: computer)
                     try computer.embed(batch, rows: rows)
                     stepLosses = try computer.evaluateLoss(rows: rows, gradientScale: ShardLocalNegatives.gradientScale(shards: config.microShards))
                     guard stepLosses.total.isFinite else { throw TrainingError.nonFiniteLoss(step: step, value: stepLosses.total) }

@@ -254,7 +254,7 @@ extension TrainingSession {
     }
 
     /// Replaces a preset's placeholder vocabulary size and special ids with the tokenizer's.
-    static func adopt(_ tokenizer: CLIPTokenizer, into config: inout CLIPConfig, source: String) throws(TrainingError) {
+    public static func adopt(_ tokenizer: CLIPTokenizer, into config: inout CLIPConfig, source: String) throws(TrainingError) {
         config.textConfig.vocabSize = tokenizer.vocabularySize
         config.textConfig.bosTokenId = Int(tokenizer.bosTokenId)
         config.textConfig.eosTokenId = Int(tokenizer.eosTokenId)
