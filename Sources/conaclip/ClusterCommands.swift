@@ -194,7 +194,7 @@ struct WorkerCommand: ParsableCommand {
     var insecure = false
 
     @Option(help: "Exit with an error after this many seconds without a coordinator.")
-    var giveUpAfter: Double = 300
+    var giveUpAfter: Double = 600
 
     func validate() throws {
         guard ClusterEndpoint.isWellFormed(connect) else { throw ValidationError("--connect \(connect) is not tcp://HOST:PORT (or ipc://PATH)") }

@@ -112,6 +112,10 @@ public final class Coordinator {
     private var heartbeatSequence: UInt64 = 0
     private var nextHeartbeat = ContinuousClock.now
     private var paused = false
+    /// Workers whose result for a task was refused (to tell a broken worker from a broken run).
+    private var taskFailures: [TaskKey: [UInt32]] = [:]
+    /// Set when the run cannot continue.
+    private var fatal: ClusterError?
     private var everHadWorkers = false
     private var pauseLogged = ContinuousClock.now
 
@@ -278,21 +282,35 @@ public final class Coordinator {
         while stepsDone < total {
             let signal = options.stopSignal()
             if signal != 0 { return try stop(signal: signal) }
+            if let fatal { throw fatal }
+            // What arrived while this thread was busy (a checkpoint, the optimizer) counts before anyone is declared dead.
+            try drain(socket, first: .zero, total: total)
             let now = ContinuousClock.now
             try housekeeping(now)
             if !stepActive { beginStep(now) }
             if !paused { try schedule(now) }
             // Wait for traffic at most until the next timed duty.
-            let wait = max(Duration.milliseconds(1), min(.milliseconds(100), nextHeartbeat - ContinuousClock.now))
-            var frames: [ZeroMQFrame]?
-            do { frames = try socket.receive(timeout: wait) } catch { handleReceiveError(error) }
-            while let received = frames {
-                try handle(received)
-                if !stepActive || stepsDone >= total { break }
-                do { frames = try socket.receive(timeout: .zero) } catch { handleReceiveError(error); frames = nil }
-            }
+            try drain(socket, first: max(Duration.milliseconds(1), min(.milliseconds(100), nextHeartbeat - ContinuousClock.now)), total: total)
         }
         return try finish()
+    }
+
+    /// Handles messages until none is waiting (the first wait up to `first`),
+    /// or a step ended (so the next one starts before more results are read).
+    private func drain(_ socket: ZeroMQSocket, first: Duration, total: Int) throws(ClusterError) {
+        var wait = first
+        while stepsDone < total {
+            let frames: [ZeroMQFrame]?
+            do { frames = try socket.receive(timeout: wait) } catch {
+                handleReceiveError(error)
+                return
+            }
+            guard let received = frames else { return }
+            let before = stepsDone
+            try handle(received)
+            if stepsDone != before { return }
+            wait = .zero
+        }
     }
 
     private func handleReceiveError(_ error: ZeroMQError) {
@@ -509,7 +527,16 @@ public final class Coordinator {
         logger.warning("refused message", metadata: metadata)
         if let current = worker.current, let header, header.step == UInt64(current.key.step),
            header.microShard.map({ Int($0) == current.key.shard }) ?? true {
+            let key = current.key
             release(worker, because: "its result was refused (\(reason)); recomputing elsewhere", avoid: true)
+            // One broken worker is handled above; a task that fails everywhere means the run itself is broken.
+            taskFailures[key, default: []].append(worker.id)
+            let failures = taskFailures[key, default: []]
+            if Set(failures).count >= 2 || failures.count >= 3 {
+                let names = failures.compactMap { workers[$0]?.name ?? "worker \($0)" }
+                fatal = .training(.data("\(key) failed \(failures.count) times (\(names.joined(separator: ", "))), last: \(reason); "
+                    + "the run cannot go on (a diverged loss, or data every worker fails on)"))
+            }
         }
         quarantineIfNeeded(worker)
     }
@@ -843,6 +870,7 @@ public final class Coordinator {
         stepsDone += 1
         stepActive = false
         weightsMessage = nil
+        taskFailures.removeAll()
 
         let total = components.totalSteps
         if config.checkpoint.everySteps > 0 && stepsDone % config.checkpoint.everySteps == 0 && stepsDone < total {

@@ -122,7 +122,9 @@ public final class LocalLauncher {
             let worker = Child(name: "worker-\(index)")
             children.append(worker)
             try start(worker, arguments: ["worker", "--connect", endpoint, "--secret-key", keys + "/worker-\(index).secret",
-                                          "--coordinator-key", keys + "/coordinator.public", "--name", worker.name])
+                                          "--coordinator-key", keys + "/coordinator.public", "--name", worker.name,
+                                          // The launcher ends them itself; waiting for a coordinator that pre-trains a teacher may take long.
+                                          "--give-up-after", "86400"])
         }
         let workers = Array(children.dropFirst())
 
