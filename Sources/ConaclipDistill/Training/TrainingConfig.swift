@@ -138,6 +138,9 @@ public struct TrainingConfig: Sendable, Equatable {
         /// `FILE:LINE` of the entry (for messages).
         public var location: String
         public init(spec: String, location: String) { self.spec = spec; self.location = location }
+
+        /// Entries are equal when their specs are (where they were written does not matter).
+        public static func == (a: FaultEntry, b: FaultEntry) -> Bool { a.spec == b.spec }
     }
 
     /// The distributed trainer's settings (none of them changes the weights).

@@ -56,6 +56,7 @@ extension TrainingConfig {
         lines.append("loss:")
         lines.append("  task_weight: \(Self.number(loss.taskWeight))")
         lines.append("  kl_tau_squared: \(loss.klTauSquared)")
+        lines.append("  shard_local_negatives: \(loss.shardLocalNegatives)")
         if loss.terms.isEmpty {
             lines.append("  terms: []")
         } else {
@@ -64,6 +65,15 @@ extension TrainingConfig {
         }
         lines.append("checkpoint: {every_steps: \(checkpoint.everySteps), keep_last: \(checkpoint.keepLast)}")
         lines.append("log: {every_steps: \(log.everySteps)}")
+        let c = cluster
+        lines.append("cluster:")
+        lines.append("  heartbeat_interval: \(Self.number(c.heartbeatInterval))")
+        lines.append("  dead_after: \(Self.number(c.deadAfter))")
+        lines.append("  straggler_factor: \(Self.number(c.stragglerFactor))")
+        lines.append("  straggler_min_seconds: \(Self.number(c.stragglerMinSeconds))")
+        lines.append("  min_workers: \(c.minWorkers)")
+        lines.append("  max_bad_results: \(c.maxBadResults)")
+        lines.append("  faults: [\(c.faults.map { Self.quote($0.spec) }.joined(separator: ", "))]")
         return lines.joined(separator: "\n") + "\n"
     }
 
