@@ -100,6 +100,9 @@ final class AblationRunner {
         let total = grid.runs.count
         say("ablate: \(total) run(s) in \(directory): \(summary.recorded) recorded, \(pending.count) to train"
             + (grid.cells.count > total ? " (\(grid.cells.count - total) cell(s) identical to the baseline)" : ""))
+        if !dryRun && !pending.isEmpty {
+            try prepareTeacherCache(training: training)
+        }
         if dryRun {
             for cell in pending {
                 var state = records[cell.slug].map { "resume (\($0.status.rawValue), attempt \($0.attempts + 1))" } ?? "new"
@@ -233,6 +236,21 @@ final class AblationRunner {
         } catch {
             throw AblateError("training data (\(grid.basePath)): \(error)")
         }
+    }
+
+    /// Checks (or builds, under `on_stale: rebuild`) the teacher cache the
+    /// runs share, once, before any starts: parallel cells would otherwise
+    /// each build it, and under `refuse` every cell would fail alike.
+    private func prepareTeacherCache(training: TrainingPairs) throws {
+        guard let config = grid.runs.map({ grid.config(for: $0) }).first(where: { !$0.loss.terms.isEmpty }),
+              let settings = config.teacherCache else { return }
+        let cache: TeacherEmbeddingCache?
+        do {
+            cache = try TrainingSession.prepareTeacherCache(for: config, pairs: training) { say("  " + $0) }
+        } catch {
+            throw AblateError("\(error) (base \(grid.basePath))")
+        }
+        if let cache { say("teacher cache \(settings.path): \(cache.count) records, checked against the teacher and the data") }
     }
 
     /// Refuses a run length the training schedule cannot take (e.g. fewer

@@ -101,6 +101,34 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("abl/stale").path))
     }
 
+    @Test func theSharedTeacherCacheIsCheckedOrBuiltOnceBeforeTheCells() throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try CacheCommandTests.writeManifest(in: directory)
+        try TrainTeacherCacheTests.writeStudentPreset(in: directory)
+        let grid = "cells: [inter-ss:kl:0.07]\neval: {manifest: pairs.jsonl, split: val, batch: 8}\n"
+        for policy in ["refuse", "rebuild"] {
+            _ = try TrainTeacherCacheTests.writeConfig(in: directory, name: "\(policy).yaml", cache: "{path: t.cache, on_stale: \(policy)}")
+            try "base: \(policy).yaml\n\(grid)".write(to: directory.appendingPathComponent("g-\(policy).yaml"), atomically: true, encoding: .utf8)
+        }
+        // Missing under refuse: one error naming the command that builds it, and no cell started.
+        let refused = try CLIRunner.run(["ablate", "--grid", "g-refuse.yaml", "--out", "a", "--jobs", "2"], in: directory)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("conaclip cache build --teacher \(TrainTeacherCacheTests.teacher) --data pairs.jsonl --split train --out t.cache"),
+                "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("a/logs").path).isEmpty)
+        // Under rebuild, the runner builds it once; both cells, run side by side, read it.
+        let built = try CLIRunner.run(["ablate", "--grid", "g-rebuild.yaml", "--out", "b", "--jobs", "2"], in: directory, timeout: 300)
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(built.stdout.components(separatedBy: "building it (on_stale: rebuild)").count == 2, "\(built.stdout)")
+        #expect(built.stdout.contains("ablate: 2 trained"), "\(built.stdout)")
+        for slug in ["baseline", "inter-ss_kl_0.07"] {
+            let log = try String(contentsOf: directory.appendingPathComponent("b/logs/\(slug).log"), encoding: .utf8)
+            #expect(log.contains("embeddings read from the cache t.cache (37 records"), "\(log)")
+            #expect(!log.contains("building it"), "\(slug) built the cache again")
+        }
+    }
+
     @Test func missingDataAndTeacherAreExplainedBeforeAnythingRuns() throws {
         let directory = try TrainCommandTests.workspace()
         defer { try? FileManager.default.removeItem(at: directory) }

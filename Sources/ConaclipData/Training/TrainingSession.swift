@@ -277,6 +277,18 @@ extension TrainingSession {
         } catch { throw .schedule(error) }
     }
 
+    /// Opens, or under `on_stale: rebuild` builds, the teacher cache `config`
+    /// names for its training `pairs`, exactly as a session does before step
+    /// 1 (refusing a missing, corrupt or stale file under `refuse`); nil when
+    /// the config reads no cache. Lets a caller that starts several runs at
+    /// once (`conaclip ablate --jobs N`) build the shared file once, first.
+    public static func prepareTeacherCache(for config: TrainingConfig, pairs: TrainingPairs,
+                                           say: (String) -> Void = { _ in }) throws(TrainingError) -> TeacherEmbeddingCache? {
+        guard let cacheConfig = config.teacherCache, case let .directory(path) = config.teacher,
+              !config.loss.terms.isEmpty else { return nil }
+        return try cachedTeacher(cacheConfig, teacherPath: path, config: config, pairs: pairs, say: say).teacher.cache
+    }
+
     /// A teacher-embedding cache opened for the run's dataset.
     struct OpenedCache {
         var teacher: CachedTeacher
