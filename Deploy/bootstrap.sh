@@ -40,7 +40,7 @@ case "$mode" in
     ;;
   main)
     # The whole mission on real data: the emoji benchmark, the shipped teacher,
-    # ConaCLIP distillation, evaluation and a report.
+    # ConaCLIP distillation with 2 local workers, evaluation and a report.
     swift build -c release --product conaclip
     bin="$(swift build -c release --show-bin-path)/conaclip"
     out="${CONACLIP_MAIN_OUT:-runs/main}"
@@ -52,9 +52,9 @@ case "$mode" in
     "$bin" data emoji --out data/emoji --quiet
     echo "== 2/4 the teacher's embeddings of the training split ($cache)"
     "$bin" cache build --teacher "$teacher" --data data/emoji/manifest.jsonl --split train --out "$cache" --workers 2
-    echo "== 3/4 ConaCLIP distillation ($out/conaclip)"
+    echo "== 3/4 ConaCLIP distillation, coordinator + 2 workers ($out/conaclip)"
     # --resume: a finished run stays finished, an interrupted one continues.
-    "$bin" train --config configs/conaclip.yaml --out "$out/conaclip" --resume --progress lines
+    "$bin" launch --workers 2 --config configs/conaclip.yaml --out "$out/conaclip" --resume --progress lines
     echo "== 4/4 evaluation and report ($out/report)"
     "$bin" report --run "$out/conaclip" --teacher "$teacher" --data data/emoji/manifest.jsonl --split test --out "$out/report"
     echo "main job done in $(( $(date +%s) - started )) s (after the build); report: $out/report/report.md"
