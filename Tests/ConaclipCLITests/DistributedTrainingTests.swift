@@ -120,7 +120,14 @@ import Testing
         let reference = try Self.reference.get()
         let directory = try TrainCommandTests.workspace()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let launch = try ClusterProcess(["launch", "--workers", "2", "--config", "configs/smoke.yaml", "--out", "run", "--progress", "lines"],
+        // The stalled worker must be declared dead before the 13 remaining
+        // steps are done, however fast they run: a shorter dead_after than
+        // smoke.yaml's (cluster settings never change the weights).
+        let smoke = try String(contentsOf: CLIRunner.repositoryRoot.appendingPathComponent("configs/smoke.yaml"), encoding: .utf8)
+        let stall = smoke.replacingOccurrences(of: "dead_after: 4.0", with: "dead_after: 1.5")
+        #expect(stall != smoke)
+        try stall.write(to: directory.appendingPathComponent("stall.yaml"), atomically: true, encoding: .utf8)
+        let launch = try ClusterProcess(["launch", "--workers", "2", "--config", "stall.yaml", "--out", "run", "--progress", "lines"],
                                         in: directory, environment: ["CONACLIP_FAULTS": "worker-stall@step=3,worker=1"], name: "launch")
         #expect(try launch.waitForExit(timeout: 300) == 0, "\(launch.stderr)")
         #expect(launch.stderr.contains("SIGSTOP"))
