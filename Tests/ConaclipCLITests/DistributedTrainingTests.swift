@@ -218,6 +218,36 @@ import Testing
         #expect(try Self.digest("run", in: directory) == reference.final)
     }
 
+    @Test func droppedAndCorruptedMessagesAreRecoveredFrom() throws {
+        let reference = try Self.reference.get()
+        let directory = try TrainCommandTests.workspace()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // One worker, so nobody else could cover for what it loses.
+        let faults = "drop@type=gradient,step=2; drop@type=assign,step=3; corrupt@type=embeddings,step=4; delay@type=gathered,ms=200,step=5"
+        let launch = try ClusterProcess(["launch", "--workers", "1", "--config", "configs/smoke.yaml", "--out", "run", "--progress", "lines"],
+                                        in: directory, environment: ["CONACLIP_FAULTS": faults], name: "launch")
+        #expect(try launch.waitForExit(timeout: 300) == 0, "\(launch.stderr)")
+        let log = launch.stderr
+        for line in ["fault injection: dropped gradient", "result lost in transit", "fault injection: dropped assign",
+                     "assignment lost in transit", "fault injection: corrupting embeddings", "payload checksum mismatch",
+                     "fault injection: delaying gathered"] {
+            #expect(log.contains(line), "no \"\(line)\" in:\n\(log)")
+        }
+        #expect(try Self.digest("run", in: directory) == reference.final)
+    }
+
+    @Test func aWorkerSendingBadResultsIsQuarantined() throws {
+        let reference = try Self.reference.get()
+        let directory = try TrainCommandTests.workspace()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let launch = try ClusterProcess(["launch", "--workers", "2", "--config", "configs/smoke.yaml", "--out", "run", "--progress", "lines"],
+                                        in: directory, environment: ["CONACLIP_FAULTS": "nan-gradient@worker=1,count=0"], name: "launch")
+        #expect(try launch.waitForExit(timeout: 300) == 0, "\(launch.stderr)")
+        let quarantined = try Self.events("run", in: directory).filter { $0["event"] as? String == "quarantined" }
+        #expect(quarantined.count == 1 && quarantined.first?["worker_id"] as? Int == 1, "\(quarantined)")
+        #expect(try Self.digest("run", in: directory) == reference.final)
+    }
+
     // MARK: - Hostile peers
 
     @Test func aWorkerWithAKeyOffTheAllowListIsRefused() throws {

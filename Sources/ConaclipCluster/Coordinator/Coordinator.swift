@@ -489,6 +489,7 @@ public final class Coordinator {
                 worker.ready = true
                 logger.info("worker ready", metadata: ["worker": "\(worker.name)", "id": "\(worker.id)"])
             }
+            checkForLostMessages(worker, heartbeat)
         case let .embeddings(body):
             try acceptEmbeddings(body, decoded, from: worker)
         case let .gradient(body):
@@ -607,6 +608,32 @@ public final class Coordinator {
         }
     }
 
+    /// A worker that received every assignment and finished them all, yet
+    /// still holds a task here, lost its result in transit; one whose
+    /// heartbeats keep counting fewer assignments than were sent for longer
+    /// than `cluster.dead_after` lost an assignment. Either way the task
+    /// goes back to the queue, so a lost message never stalls the run.
+    private func checkForLostMessages(_ worker: WorkerEntry, _ heartbeat: Heartbeat) {
+        if heartbeat.assignmentsReceived >= worker.assignmentsSent {
+            worker.assignmentGapSince = nil
+            if !heartbeat.busy, let current = worker.current {
+                logger.warning("result lost in transit; recomputing", metadata: ["worker": "\(worker.name)", "task": "\(current.key)"])
+                release(worker, because: "its result never arrived")
+            }
+            return
+        }
+        let now = ContinuousClock.now
+        let since = worker.assignmentGapSince ?? now
+        worker.assignmentGapSince = since
+        if now - since > .milliseconds(Int(settings.deadAfter * 1000)) {
+            logger.warning("assignment lost in transit; reassigning", metadata: [
+                "worker": "\(worker.name)", "sent": "\(worker.assignmentsSent)", "received": "\(heartbeat.assignmentsReceived)"])
+            worker.assignmentsSent = heartbeat.assignmentsReceived
+            worker.assignmentGapSince = nil
+            release(worker, because: "its assignment never arrived")
+        }
+    }
+
     private func handlePeerError(_ error: PeerError, _ header: WireHeader, from worker: WorkerEntry) {
         switch error.code {
         case .missingInput:
@@ -702,6 +729,7 @@ public final class Coordinator {
         guard let message = try? WireCodec.encode(.assign(assignment), envelope: WireEnvelope(
             runID: runID, step: UInt64(key.step), microShard: UInt32(key.shard))) else { return }
         guard send(message, to: worker, type: .assign, step: key.step) else { return }
+        worker.assignmentsSent += 1
         worker.current = (key, sent)
         tasks[key.shard].holders[worker.id] = sent
     }

@@ -30,6 +30,10 @@ final class WorkerEntry {
     var lastEmbedded: TaskKey?
     var badResults = 0
     var tasksDone = 0
+    /// Assignments sent since it (last) registered; its heartbeats report how many arrived.
+    var assignmentsSent: UInt64 = 0
+    /// Since when its heartbeats report fewer assignments than were sent.
+    var assignmentGapSince: ContinuousClock.Instant?
 
     init(id: UInt32, routingID: [UInt8], registration: WorkerRegistration, now: ContinuousClock.Instant) {
         self.id = id
@@ -44,6 +48,8 @@ final class WorkerEntry {
 
     /// Forgets what was sent to it (after it re-registered or asked again).
     func forgetInputs() {
+        assignmentsSent = 0
+        assignmentGapSince = nil
         weightsVersion = nil
         teacherSent = false
         gatheredStep = nil

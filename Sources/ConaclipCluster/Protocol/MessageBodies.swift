@@ -84,25 +84,33 @@ public struct Welcome: WireBody {
 }
 
 /// Both ways: still alive, whether busy computing, and (from a worker)
-/// whether it is ready for tasks (it has built the run after its welcome).
+/// whether it is ready for tasks (it has built the run after its welcome)
+/// and how many assignments it has received since it registered, so the
+/// coordinator can tell a lost assignment or a lost result from a slow one.
 public struct Heartbeat: WireBody {
     public static let messageType = MessageType.heartbeat
     /// Counts up per sender, so gaps are visible in logs.
     public var sequence: UInt64
+    /// A worker: some task it received is not finished (its result not yet sent).
     public var busy: Bool
     /// A worker: set up and able to take tasks. The coordinator sends true.
     public var ready: Bool
+    /// A worker: assignments received since its last welcome. The coordinator sends 0.
+    public var assignmentsReceived: UInt64
 
-    public init(sequence: UInt64, busy: Bool, ready: Bool = true) {
+    public init(sequence: UInt64, busy: Bool, ready: Bool = true, assignmentsReceived: UInt64 = 0) {
         self.sequence = sequence
         self.busy = busy
         self.ready = ready
+        self.assignmentsReceived = assignmentsReceived
     }
 
-    public func write(to writer: inout WireWriter) { writer.u64(sequence); writer.bool(busy); writer.bool(ready) }
+    public func write(to writer: inout WireWriter) {
+        writer.u64(sequence); writer.bool(busy); writer.bool(ready); writer.u64(assignmentsReceived)
+    }
 
     public static func read(from reader: inout WireReader) throws(ProtocolError) -> Heartbeat {
-        Heartbeat(sequence: try reader.u64(), busy: try reader.bool(), ready: try reader.bool())
+        Heartbeat(sequence: try reader.u64(), busy: try reader.bool(), ready: try reader.bool(), assignmentsReceived: try reader.u64())
     }
 }
 

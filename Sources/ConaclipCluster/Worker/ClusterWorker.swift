@@ -171,8 +171,12 @@ private struct NetworkLoop {
                 }
                 let ready = shared.ready.load(ordering: .relaxed)
                 if now >= nextHeartbeat || ready != announcedReady {
+                    // Results first: a heartbeat saying "not busy" must never overtake the result it implies.
+                    let busy = shared.pending.load(ordering: .relaxed) > 0
+                    flushOutbox()
                     sequence += 1
-                    send(.heartbeat(Heartbeat(sequence: sequence, busy: shared.busy.load(ordering: .relaxed), ready: ready)),
+                    send(.heartbeat(Heartbeat(sequence: sequence, busy: busy, ready: ready,
+                                              assignmentsReceived: shared.assignmentsReceived.load(ordering: .relaxed))),
                          type: .heartbeat, step: currentStep)
                     announcedReady = ready
                     nextHeartbeat = now + heartbeatInterval
@@ -222,6 +226,7 @@ private struct NetworkLoop {
             runID = header.runID
             workerID = welcome.workerID
             shared.workerID.store(workerID, ordering: .relaxed)
+            shared.assignmentsReceived.store(0, ordering: .relaxed)
             heartbeatInterval = .milliseconds(Int(welcome.heartbeatIntervalMilliseconds))
             deadAfter = .milliseconds(Int(welcome.heartbeatTimeoutMilliseconds))
             welcomed = true
@@ -257,6 +262,10 @@ private struct NetworkLoop {
             lastHeard = .now
             currentStep = header.step
             if case .heartbeat = decoded.message { return nil }
+            if case .assign = decoded.message {
+                shared.pending.wrappingAdd(1, ordering: .relaxed)
+                shared.assignmentsReceived.wrappingAdd(1, ordering: .relaxed)
+            }
             shared.push(.message(decoded, arrived: .now))
             return nil
         }

@@ -144,7 +144,10 @@ final class WorkerCompute {
     // MARK: - Messages
 
     private func handle(_ decoded: DecodedMessage, arrived: ContinuousClock.Instant) {
-        guard decoded.header.runID == runID, let components, let computer else { return }
+        guard decoded.header.runID == runID, let components, let computer else {
+            if case .assign = decoded.message { shared.pending.wrappingSubtract(1, ordering: .relaxed) }
+            return
+        }
         switch decoded.message {
         case let .weights(update):
             loadWeights(update, decoded.floats, components: components)
@@ -164,8 +167,8 @@ final class WorkerCompute {
             gatheredStep = Int(decoded.header.step)
             lossStep = nil
         case let .assign(assignment):
-            shared.busy.store(true, ordering: .relaxed)
-            defer { shared.busy.store(false, ordering: .relaxed) }
+            // Not busy any more once the result (or the error) is queued: the network thread sends it before the next heartbeat.
+            defer { shared.pending.wrappingSubtract(1, ordering: .relaxed) }
             compute(assignment, decoded.header, arrived: arrived, components: components, computer: computer)
         default:
             break

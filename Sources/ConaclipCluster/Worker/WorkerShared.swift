@@ -29,8 +29,10 @@ final class WorkerShared: Sendable {
     private let outbox = Mutex<[WorkerOutbound]>([])
     /// Set up and able to take tasks.
     let ready = Atomic<Bool>(false)
-    /// Computing a task.
-    let busy = Atomic<Bool>(false)
+    /// Assignments handed to the compute thread and not finished yet.
+    let pending = Atomic<Int>(0)
+    /// Assignments received since the last welcome.
+    let assignmentsReceived = Atomic<UInt64>(0)
     /// Uptime (ns) until which the worker plays dead (worker-stall with seconds).
     let stalledUntil = Atomic<UInt64>(0)
     /// A reason to stop the worker with an error (set by the compute thread).
