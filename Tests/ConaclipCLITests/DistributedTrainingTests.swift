@@ -128,7 +128,9 @@ import Testing
         #expect(stall != smoke)
         try stall.write(to: directory.appendingPathComponent("stall.yaml"), atomically: true, encoding: .utf8)
         let launch = try ClusterProcess(["launch", "--workers", "2", "--config", "stall.yaml", "--out", "run", "--progress", "lines"],
-                                        in: directory, environment: ["CONACLIP_FAULTS": "worker-stall@step=3,worker=1"], name: "launch")
+                                        // Slowed gradients keep the run going well past dead_after, on any machine.
+                                        in: directory, environment: ["CONACLIP_FAULTS": "worker-stall@step=3,worker=1; delay@type=gradient,ms=150,count=0"],
+                                        name: "launch")
         #expect(try launch.waitForExit(timeout: 300) == 0, "\(launch.stderr)")
         #expect(launch.stderr.contains("SIGSTOP"))
         #expect(launch.stderr.contains("straggler: re-issuing step 3"), "\(launch.stderr)")
