@@ -442,10 +442,27 @@ public final class Coordinator {
         try? socket.send(encoded.addressed(to: routingID), timeout: .milliseconds(100))
     }
 
+    /// Tells every worker to stop, then waits (a few seconds at most) for
+    /// their goodbyes, so that no worker misses the end of the run because
+    /// this process exited before its message left.
     private func broadcastShutdown(reason: String) {
         guard let message = try? WireCodec.encode(.shutdown(Shutdown(reason: reason)),
                                                   envelope: WireEnvelope(runID: runID, step: UInt64(stepsDone))) else { return }
         for worker in workers.values.sorted(by: { $0.id < $1.id }) { send(message, to: worker, type: .shutdown, step: stepsDone) }
+        guard let socket else { return }
+        let deadline = ContinuousClock.now + .milliseconds(Int(min(5, 2 * settings.heartbeatInterval + 1) * 1000))
+        while !workers.isEmpty && ContinuousClock.now < deadline {
+            guard let frames = try? socket.receive(timeout: deadline - ContinuousClock.now), let routing = frames.first,
+                  let id = byRoutingID[routing.bytes], let worker = workers[id],
+                  let decoded = try? decoder.decode(frames.dropFirst()) else { continue }
+            if case .goodbye = decoded.message {
+                workers[id] = nil
+                byRoutingID[worker.routingID] = nil
+            }
+        }
+        if !workers.isEmpty {
+            logger.info("no goodbye from some workers", metadata: ["workers": "\(workers.values.map(\.name).sorted().joined(separator: ","))"])
+        }
     }
 
     private func closeTransport() {

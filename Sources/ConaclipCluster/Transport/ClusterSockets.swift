@@ -4,8 +4,9 @@
 public struct ClusterSocketSettings: Sendable {
     /// Message sizes accepted; also sets ZMQ_MAXMSGSIZE (largest frame).
     public var limits = ProtocolLimits()
-    /// How long unsent messages survive a close.
-    public var linger: Duration = .milliseconds(500)
+    /// How long unsent messages survive a close (the last ones, such as a
+    /// shutdown or a goodbye, must leave even on a busy machine).
+    public var linger: Duration = .seconds(2)
     /// ZMTP heartbeat: PING interval.
     public var heartbeatInterval: Duration = .seconds(1)
     /// ZMTP heartbeat: silence after which the connection is dropped.

@@ -256,6 +256,7 @@ private struct NetworkLoop {
             guard runID == nil || header.runID == runID || !welcomed else { return nil }
             logger.info("shutdown", metadata: ["reason": "\(shutdown.reason)"])
             if shutdown.reason.hasPrefix("quarantined") { throw .refused(shutdown.reason) }
+            if welcomed { send(.goodbye(Goodbye(reason: "shutdown received")), type: .goodbye) }
             return .shutdown(reason: shutdown.reason)
         default:
             guard welcomed, header.runID == runID else { return nil }
