@@ -190,6 +190,18 @@ import Testing
                     [ZeroMQFrame(bytes: header.encoded()), ZeroMQFrame(bytes: meta), ZeroMQFrame(bytes: payload)])
     }
 
+    @Test func findsTheFirstNonFiniteFloatAmongEdgeValues() {
+        let finite: [Float] = [0, -0, 1, -1, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                               .leastNonzeroMagnitude, -.leastNormalMagnitude, 3.4e38]
+        finite.withUnsafeBytes { #expect(FloatChecks.firstNonFinite($0.baseAddress!, count: finite.count) == nil) }
+        for bad: Float in [.nan, -.nan, .signalingNaN, .infinity, -.infinity, Float(bitPattern: 0x7FFF_FFFF), Float(bitPattern: 0xFF80_0001)] {
+            var values = finite + finite
+            values[11] = bad
+            values[15] = .infinity
+            values.withUnsafeBytes { #expect(FloatChecks.firstNonFinite($0.baseAddress!, count: values.count) == 11) }
+        }
+    }
+
     @Test func refusesMetadataThatContradictsThePayload() throws {
         let blocks = [EmbeddingBlock(kind: .studentText, rows: 2, columns: 4)]
         #expect(throws: ProtocolError.malformed("embeddings: blocks describe 8 floats, the payload has 9")) {

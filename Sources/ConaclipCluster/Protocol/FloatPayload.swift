@@ -46,15 +46,15 @@ enum FloatChecks {
     /// The index of the first NaN or infinity among `count` float32 bit
     /// patterns at `base`, or nil if all are finite.
     static func firstNonFinite(_ base: UnsafeRawPointer, count: Int) -> Int? {
-        // An exponent of all ones is NaN or infinity. Scan branch-free first
-        // (vectorisable), then find the index only if needed.
+        // An exponent of all ones is NaN or infinity: the magnitude bits are
+        // then at least 0x7F80_0000. Take their maximum branch-free first
+        // (a vectorised max), then find the index only if needed.
         let words = base.assumingMemoryBound(to: UInt32.self)
-        var any: UInt32 = 0
+        var largest: UInt32 = 0
         for index in 0..<count {
-            let exponent = UInt32(littleEndian: words[index]) & 0x7F80_0000
-            any |= exponent == 0x7F80_0000 ? 1 : 0
+            largest = max(largest, UInt32(littleEndian: words[index]) & 0x7FFF_FFFF)
         }
-        guard any != 0 else { return nil }
+        guard largest >= 0x7F80_0000 else { return nil }
         return (0..<count).first { UInt32(littleEndian: words[$0]) & 0x7F80_0000 == 0x7F80_0000 }
     }
 }

@@ -157,24 +157,27 @@ public struct WireDecoder: Sendable {
             }
         }
 
+        // One pass per frame (while it is in cache): its checksum, and whether its floats are finite.
         var hasher = XXHash64()
         metaFrame.withUnsafeBytes { hasher.update($0) }
-        for frame in floatFrames { frame.withUnsafeBytes { hasher.update($0) } }
+        let checkFinite = header.type.requiresFiniteFloats
+        var firstNonFinite: Int?
+        var offset = 0
+        for frame in floatFrames {
+            frame.withUnsafeBytes { bytes in
+                hasher.update(bytes)
+                if checkFinite, firstNonFinite == nil, let base = bytes.baseAddress,
+                   let bad = FloatChecks.firstNonFinite(base, count: bytes.count / 4) {
+                    firstNonFinite = offset + bad
+                }
+            }
+            offset += frame.count / 4
+        }
         let computed = hasher.value
         guard computed == header.payloadChecksum else {
             throw .payloadChecksumMismatch(expected: header.payloadChecksum, actual: computed)
         }
-
-        if header.type.requiresFiniteFloats {
-            var offset = 0
-            for frame in floatFrames {
-                let bad = frame.withUnsafeBytes { bytes in
-                    FloatChecks.firstNonFinite(bytes.baseAddress.unsafelyUnwrapped, count: bytes.count / 4)
-                }
-                if let bad { throw .nonFiniteValue(type: header.type, index: offset + bad) }
-                offset += frame.count / 4
-            }
-        }
+        if let bad = firstNonFinite { throw .nonFiniteValue(type: header.type, index: bad) }
 
         let message = try metaFrame.withUnsafeBytes { bytes throws(ProtocolError) in try ClusterMessage.read(header.type, from: bytes) }
         try message.body.validate(against: header)
