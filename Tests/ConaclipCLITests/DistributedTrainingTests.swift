@@ -87,8 +87,10 @@ import Testing
         let directory = try TrainCommandTests.workspace()
         defer { try? FileManager.default.removeItem(at: directory) }
         let smoke = try String(contentsOf: CLIRunner.repositoryRoot.appendingPathComponent("configs/smoke.yaml"), encoding: .utf8)
+        // Also one task at a time (smoke.yaml sends two ahead), so both ways of scheduling are covered.
         let local = smoke.replacingOccurrences(of: "loss:\n", with: "loss:\n  shard_local_negatives: true\n")
-        #expect(local != smoke)
+            .replacingOccurrences(of: "tasks_in_flight: 2", with: "tasks_in_flight: 1")
+        #expect(local.contains("shard_local_negatives: true") && local.contains("tasks_in_flight: 1"))
         try local.write(to: directory.appendingPathComponent("local.yaml"), atomically: true, encoding: .utf8)
         let single = try CLIRunner.run(["train", "--config", "local.yaml", "--out", "single", "--progress", "none"], in: directory, timeout: 300)
         #expect(single.status == 0, "\(single.stderr)")

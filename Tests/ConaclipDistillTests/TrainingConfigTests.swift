@@ -119,6 +119,21 @@ import Testing
         #expect(refusal("model: [a, b]\n")?.contains("model must be a string") == true)
     }
 
+    @Test func readsTheClusterSectionAndRefusesBadValues() throws {
+        #expect(try parse("model: m.yaml\n").cluster == TrainingConfig.Cluster())
+        #expect(TrainingConfig.Cluster().tasksInFlight == 2)
+        let cluster = try parse("""
+        model: m.yaml
+        cluster: {heartbeat_interval: 0.5, dead_after: 4, straggler_factor: 2, straggler_min_seconds: 1, min_workers: 2,
+                  max_bad_results: 5, tasks_in_flight: 1, faults: ["worker-exit@step=3"]}
+        """).cluster
+        #expect(cluster.heartbeatInterval == 0.5 && cluster.deadAfter == 4 && cluster.stragglerFactor == 2)
+        #expect(cluster.stragglerMinSeconds == 1 && cluster.minWorkers == 2 && cluster.maxBadResults == 5)
+        #expect(cluster.tasksInFlight == 1 && cluster.faults.map(\.spec) == ["worker-exit@step=3"])
+        #expect(refusal("model: m.yaml\ncluster: {tasks_in_flight: 0}\n").map { $0.contains("cluster.tasks_in_flight") && $0.contains("between 1 and 16") } == true)
+        #expect(refusal("model: m.yaml\ncluster: {dead_after: 1, heartbeat_interval: 1}\n")?.contains("dead_after") == true)
+    }
+
     @Test func totalStepsFromEpochsDropsThePartialBatch() throws {
         let config = try parse("model: m.yaml\nbatch_size: 32\nepochs: 3\n")
         #expect(try config.totalSteps(trainingPairs: 100) == 9)

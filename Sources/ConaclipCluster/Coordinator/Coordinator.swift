@@ -379,16 +379,30 @@ public final class Coordinator {
         release(worker, because: "\(worker.name) \(kind.rawValue)")
     }
 
-    /// Frees the task `worker` holds so that another worker can take it.
-    private func release(_ worker: WorkerEntry, because reason: String, avoid: Bool = false) {
-        guard let (key, _) = worker.current else { return }
-        worker.current = nil
+    /// Frees every task `worker` holds so that other workers can take them.
+    private func release(_ worker: WorkerEntry, because reason: String) {
+        for key in worker.inFlight.map(\.key) { release(key, of: worker, because: reason) }
+    }
+
+    /// Frees the task `key` that `worker` holds (if it does) so that another
+    /// worker can take it; with `avoid`, not `worker` again this phase.
+    private func release(_ key: TaskKey, of worker: WorkerEntry, because reason: String, avoid: Bool = false) {
+        guard let index = worker.inFlightIndex(of: key) else { return }
+        worker.inFlight.remove(at: index)
         guard stepActive, key.step == stepsDone, key.phase == phase, key.shard < tasks.count else { return }
         tasks[key.shard].holders[worker.id] = nil
         if avoid { tasks[key.shard].avoid.insert(worker.id) }
         if !tasks[key.shard].done && tasks[key.shard].holders.isEmpty {
             event(.reassigned, worker, "\(key) goes back to the queue: \(reason)")
         }
+    }
+
+    /// The task of the current step and phase that a message's header names, if `worker` holds it.
+    private func heldTask(_ header: WireHeader?, of worker: WorkerEntry) -> TaskKey? {
+        guard let header else { return nil }
+        return worker.inFlight.first { entry in
+            header.step == UInt64(entry.key.step) && (header.microShard.map { Int($0) == entry.key.shard } ?? (worker.inFlight.count == 1))
+        }?.key
     }
 
     private func quarantineIfNeeded(_ worker: WorkerEntry) {
@@ -543,10 +557,8 @@ public final class Coordinator {
         if let header { metadata["type"] = "\(header.type)"; metadata["step"] = "\(header.step + 1)" }
         if let shard = header?.microShard { metadata["shard"] = "\(shard)" }
         logger.warning("refused message", metadata: metadata)
-        if let current = worker.current, let header, header.step == UInt64(current.key.step),
-           header.microShard.map({ Int($0) == current.key.shard }) ?? true {
-            let key = current.key
-            release(worker, because: "its result was refused (\(reason)); recomputing elsewhere", avoid: true)
+        if let key = heldTask(header, of: worker) {
+            release(key, of: worker, because: "its result was refused (\(reason)); recomputing elsewhere", avoid: true)
             // One broken worker is handled above; a task that fails everywhere means the run itself is broken.
             taskFailures[key, default: []].append(worker.id)
             let failures = taskFailures[key, default: []]
@@ -633,8 +645,8 @@ public final class Coordinator {
     private func checkForLostMessages(_ worker: WorkerEntry, _ heartbeat: Heartbeat) {
         if heartbeat.assignmentsReceived >= worker.assignmentsSent {
             worker.assignmentGapSince = nil
-            if !heartbeat.busy, let current = worker.current {
-                logger.warning("result lost in transit; recomputing", metadata: ["worker": "\(worker.name)", "task": "\(current.key)"])
+            if !heartbeat.busy, let oldest = worker.inFlight.first {
+                logger.warning("result lost in transit; recomputing", metadata: ["worker": "\(worker.name)", "task": "\(oldest.key)"])
                 release(worker, because: "its result never arrived")
             }
             return
@@ -656,7 +668,8 @@ public final class Coordinator {
         case .missingInput:
             logger.info("worker lacks inputs; sending them again", metadata: ["worker": "\(worker.name)", "detail": "\(error.message)"])
             worker.forgetInputs()
-            release(worker, because: "\(worker.name) lacked its inputs")
+            // Tasks queued behind this one report the same on their own.
+            if let key = heldTask(header, of: worker) { release(key, of: worker, because: "\(worker.name) lacked its inputs") }
         case .configurationMismatch, .refused:
             remove(worker, kind: .left, reason: "it refused the run: \(error.message)")
         case .computationFailed, .refusedMessage, .other, .notRegistered:
@@ -677,28 +690,32 @@ public final class Coordinator {
         usedWorkers = []
     }
 
-    /// Gives pending tasks to idle ready workers, then re-issues stragglers.
+    /// Gives pending tasks to ready workers (idle ones first, then up to
+    /// `cluster.tasks_in_flight` each, so a worker computes its next task
+    /// while the last result travels), then re-issues stragglers to idle ones.
     private func schedule(_ now: ContinuousClock.Instant) throws(ClusterError) {
         guard stepActive else { return }
-        var free = workers.values.filter { $0.ready && $0.isIdle }.sorted { $0.id < $1.id }
-        guard !free.isEmpty else { return }
         func pending(_ shard: Int) -> Bool { !tasks[shard].done && tasks[shard].holders.isEmpty }
-        // Affinity: a worker still holding the activations of a pending shard computes that shard's gradient.
-        if phase == .gradient {
-            for worker in free {
-                if let held = worker.lastEmbedded, held.step == stepsDone, pending(held.shard), !tasks[held.shard].avoid.contains(worker.id) {
-                    assign(TaskKey(step: stepsDone, phase: .gradient, shard: held.shard), to: worker)
+        for depth in 0..<settings.tasksInFlight {
+            var free = workers.values.filter { $0.ready && $0.inFlight.count == depth }.sorted { $0.id < $1.id }
+            // Affinity: a worker still holding the activations of a pending shard computes that shard's gradient.
+            if phase == .gradient {
+                for worker in free {
+                    if let held = worker.lastEmbedded, held.step == stepsDone, pending(held.shard), !tasks[held.shard].avoid.contains(worker.id) {
+                        assign(TaskKey(step: stepsDone, phase: .gradient, shard: held.shard), to: worker)
+                    }
                 }
+                free.removeAll { $0.inFlight.count != depth || workers[$0.id] == nil }
             }
-            free.removeAll { !$0.isIdle || workers[$0.id] == nil }
-        }
-        for shard in tasks.indices where pending(shard) {
-            guard !free.isEmpty else { return }
-            let index = free.firstIndex { !tasks[shard].avoid.contains($0.id) } ?? 0
-            let worker = free.remove(at: index)
-            assign(TaskKey(step: stepsDone, phase: phase, shard: shard), to: worker)
+            for shard in tasks.indices where pending(shard) {
+                guard !free.isEmpty else { break }
+                let index = free.firstIndex { !tasks[shard].avoid.contains($0.id) } ?? 0
+                let worker = free.remove(at: index)
+                assign(TaskKey(step: stepsDone, phase: phase, shard: shard), to: worker)
+            }
         }
         // Then stragglers: a task held far longer than usual also goes to an idle worker.
+        var free = workers.values.filter { $0.ready && $0.isIdle }.sorted { $0.id < $1.id }
         guard !free.isEmpty else { return }
         let threshold = max(settings.stragglerMinSeconds, settings.stragglerFactor * (durations.typical(phase) ?? 0))
         for shard in tasks.indices where !tasks[shard].done && tasks[shard].holders.count == 1 {
@@ -747,7 +764,7 @@ public final class Coordinator {
             runID: runID, step: UInt64(key.step), microShard: UInt32(key.shard))) else { return }
         guard send(message, to: worker, type: .assign, step: key.step) else { return }
         worker.assignmentsSent += 1
-        worker.current = (key, sent)
+        worker.inFlight.append((key, sent))
         tasks[key.shard].holders[worker.id] = sent
     }
 
@@ -799,6 +816,13 @@ public final class Coordinator {
         }
     }
 
+    /// When the task a result answers was sent to `worker` (nil if it holds no such task).
+    private func sentTime(_ header: WireHeader, phase resultPhase: ShardPhase, of worker: WorkerEntry) -> ContinuousClock.Instant? {
+        guard let shard = header.microShard else { return nil }
+        let key = TaskKey(step: Int(header.step), phase: resultPhase, shard: Int(shard))
+        return worker.inFlightIndex(of: key).map { worker.inFlight[$0].sent }
+    }
+
     /// Common checks of a result: the current step and phase, the sender's
     /// weights, not a duplicate. Returns the shard, or nil when the result is
     /// dropped (after freeing the sender).
@@ -807,8 +831,15 @@ public final class Coordinator {
         guard let rawShard = header.microShard else { return nil }
         let shard = Int(rawShard)
         let key = TaskKey(step: Int(header.step), phase: resultPhase, shard: shard)
-        let wasCurrent = worker.current?.key == key
-        if wasCurrent { worker.current = nil }
+        if let index = worker.inFlightIndex(of: key) {
+            worker.inFlight.remove(at: index)
+            // The next queued task has been computing since about now (the
+            // straggler clock of a queued task starts when it can run).
+            if let next = worker.inFlight.first, next.key.step == stepsDone, next.key.phase == phase, next.key.shard < tasks.count,
+               tasks[next.key.shard].holders[worker.id] != nil {
+                tasks[next.key.shard].holders[worker.id] = ContinuousClock.now
+            }
+        }
         guard stepActive, Int(header.step) == stepsDone, resultPhase == phase, shard < tasks.count else {
             logger.debug("dropped a result of another step", metadata: ["worker": "\(worker.name)", "task": "\(key)"])
             return nil
@@ -825,8 +856,15 @@ public final class Coordinator {
         return shard
     }
 
+    /// Adds an accepted task to the step's timing. A task queued behind
+    /// another is timed from when the earlier result arrived (or from when
+    /// it was sent, if later), so the time both overlap counts once: per
+    /// worker, compute plus communication is the time it held work.
     private func recordTiming(_ timing: TaskTiming, of worker: WorkerEntry, sent: ContinuousClock.Instant?, phase: ShardPhase) {
-        let roundTrip = sent.map { Self.seconds(ContinuousClock.now - $0) } ?? timing.handlingSeconds
+        let now = ContinuousClock.now
+        let start = sent.map { sent in worker.lastResultAt.map { max(sent, $0) } ?? sent }
+        worker.lastResultAt = now
+        let roundTrip = start.map { Self.seconds(now - $0) } ?? timing.handlingSeconds
         self.timing.workerCompute += timing.computeSeconds
         self.timing.roundTripOverhead += max(0, roundTrip - timing.computeSeconds)
         usedWorkers.insert(worker.id)
@@ -835,7 +873,7 @@ public final class Coordinator {
     }
 
     private func acceptEmbeddings(_ body: ShardEmbeddings, _ message: DecodedMessage, from worker: WorkerEntry) throws(ClusterError) {
-        let sent = worker.current?.sent
+        let sent = sentTime(message.header, phase: .embeddings, of: worker)
         guard let shard = admit(message.header, phase: .embeddings, weightsVersion: body.weightsVersion, from: worker) else { return }
         let expected = matrices.map { EmbeddingBlock(kind: Self.kind($0), rows: UInt32(shardSize), columns: UInt32(width)) }
         guard body.blocks == expected else {
@@ -858,8 +896,8 @@ public final class Coordinator {
     }
 
     private func acceptGradient(_ body: ShardGradient, _ message: DecodedMessage, from worker: WorkerEntry) throws(ClusterError) {
-        let sent = worker.current?.sent
         let resultPhase: ShardPhase = config.loss.shardLocalNegatives ? .shardLocal : .gradient
+        let sent = sentTime(message.header, phase: resultPhase, of: worker)
         guard let shard = admit(message.header, phase: resultPhase, weightsVersion: body.weightsVersion, from: worker) else { return }
         guard message.floats.count == parameterCount, Int(body.sampleCount) == shardSize else {
             refuseResult(from: worker, header: message.header,

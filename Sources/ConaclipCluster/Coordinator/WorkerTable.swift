@@ -24,8 +24,13 @@ final class WorkerEntry {
     var teacherSent = false
     /// The step whose gathered embeddings it holds.
     var gatheredStep: Int?
-    /// The task it is computing, and when its inputs started going out.
-    var current: (key: TaskKey, sent: ContinuousClock.Instant)?
+    /// The tasks sent to it whose results have not come back, oldest first
+    /// (it computes them in this order), each with when its inputs started
+    /// going out.
+    var inFlight: [(key: TaskKey, sent: ContinuousClock.Instant)] = []
+    /// When its last accepted result arrived: a task queued behind another
+    /// starts being timed then (see `Coordinator.recordTiming`).
+    var lastResultAt: ContinuousClock.Instant?
     /// The shard it last embedded (its activations are still held), for gradient affinity.
     var lastEmbedded: TaskKey?
     var badResults = 0
@@ -44,7 +49,11 @@ final class WorkerEntry {
         lastHeard = now
     }
 
-    var isIdle: Bool { current == nil }
+    /// No task sent to it is outstanding.
+    var isIdle: Bool { inFlight.isEmpty }
+
+    /// The outstanding task `key`, if it holds it.
+    func inFlightIndex(of key: TaskKey) -> Int? { inFlight.firstIndex { $0.key == key } }
 
     /// Forgets what was sent to it (after it re-registered or asked again).
     func forgetInputs() {

@@ -43,6 +43,7 @@ import Yams
 ///   straggler_min_seconds: 5.0               #   typical task time, and at least this long; defaults 3, 5
 ///   min_workers: 1                           # fewer live workers pause training; default 1
 ///   max_bad_results: 3                       # refused results before a worker is quarantined; default 3
+///   tasks_in_flight: 2                       # tasks a worker is sent ahead of its results; default 2
 ///   faults: []                               # fault injection, e.g. ["worker-exit@step=3,worker=1"]; default none
 /// ```
 ///
@@ -160,6 +161,10 @@ public struct TrainingConfig: Sendable, Equatable {
         /// Refused results (corrupt, non-finite, inconsistent) after which a
         /// worker is quarantined. Default 3.
         public var maxBadResults: Int = 3
+        /// Tasks sent to a worker before its earlier results come back, so
+        /// it computes the next one while the last result travels (1: one
+        /// at a time). Default 2.
+        public var tasksInFlight: Int = 2
         /// Fault injection (see `conaclip coordinator --help`). Default none.
         public var faults: [FaultEntry] = []
         public init() {}
@@ -306,7 +311,7 @@ public struct TrainingConfig: Sendable, Equatable {
 
     private mutating func readCluster(_ root: ConfigMapping) throws(TrainingConfigError) {
         let keys = ["heartbeat_interval", "dead_after", "straggler_factor", "straggler_min_seconds", "min_workers",
-                    "max_bad_results", "faults"]
+                    "max_bad_results", "tasks_in_flight", "faults"]
         guard let section = try root.mapping("cluster", allowed: keys) else { return }
         var c = Cluster()
         c.heartbeatInterval = try section.double("heartbeat_interval") ?? c.heartbeatInterval
@@ -315,6 +320,7 @@ public struct TrainingConfig: Sendable, Equatable {
         c.stragglerMinSeconds = try section.double("straggler_min_seconds") ?? c.stragglerMinSeconds
         c.minWorkers = try section.int("min_workers") ?? c.minWorkers
         c.maxBadResults = try section.int("max_bad_results") ?? c.maxBadResults
+        c.tasksInFlight = try section.int("tasks_in_flight") ?? c.tasksInFlight
         guard c.heartbeatInterval.isFinite, c.heartbeatInterval >= 0.01 else {
             throw section.invalid("heartbeat_interval", "must be at least 0.01 seconds, got \(c.heartbeatInterval)")
         }
@@ -329,6 +335,9 @@ public struct TrainingConfig: Sendable, Equatable {
         }
         guard c.minWorkers >= 1 else { throw section.invalid("min_workers", "must be >= 1, got \(c.minWorkers)") }
         guard c.maxBadResults >= 1 else { throw section.invalid("max_bad_results", "must be >= 1, got \(c.maxBadResults)") }
+        guard (1...16).contains(c.tasksInFlight) else {
+            throw section.invalid("tasks_in_flight", "must be between 1 and 16, got \(c.tasksInFlight)")
+        }
         c.faults = (try section.stringList("faults") ?? []).map { FaultEntry(spec: $0.value, location: $0.source) }
         cluster = c
     }

@@ -73,6 +73,7 @@ extension TrainingConfig {
         lines.append("  straggler_min_seconds: \(Self.number(c.stragglerMinSeconds))")
         lines.append("  min_workers: \(c.minWorkers)")
         lines.append("  max_bad_results: \(c.maxBadResults)")
+        lines.append("  tasks_in_flight: \(c.tasksInFlight)")
         lines.append("  faults: [\(c.faults.map { Self.quote($0.spec) }.joined(separator: ", "))]")
         return lines.joined(separator: "\n") + "\n"
     }
