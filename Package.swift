@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "ConaclipTensorTests", dependencies: ["ConaclipTensor"]),
         // Test fixtures are read in place through #filePath, so they are excluded from the targets.
         .testTarget(name: "ConaclipModelsTests", dependencies: ["ConaclipModels"], exclude: ["Fixtures"]),
-        .testTarget(name: "ConaclipDistillTests", dependencies: ["ConaclipDistill"], exclude: ["Fixtures"]),
+        .testTarget(name: "ConaclipDistillTests", dependencies: ["ConaclipDistill", "Yams"], exclude: ["Fixtures"]),
         .testTarget(name: "ConaclipDataTests", dependencies: ["ConaclipData"], exclude: ["Fixtures"]),
         .testTarget(name: "ConaclipClusterTests", dependencies: ["ConaclipCluster"]),
         .testTarget(name: "ConaclipReportTests", dependencies: ["ConaclipReport"]),

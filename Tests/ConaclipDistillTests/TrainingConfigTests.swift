@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Yams
 @testable import ConaclipDistill
 
 /// Parsing and refusing training configs (configs/*.yaml).
@@ -132,6 +133,15 @@ import Testing
         #expect(cluster.tasksInFlight == 1 && cluster.faults.map(\.spec) == ["worker-exit@step=3"])
         #expect(refusal("model: m.yaml\ncluster: {tasks_in_flight: 0}\n").map { $0.contains("cluster.tasks_in_flight") && $0.contains("between 1 and 16") } == true)
         #expect(refusal("model: m.yaml\ncluster: {dead_after: 1, heartbeat_interval: 1}\n")?.contains("dead_after") == true)
+    }
+
+    @Test func theKubernetesConfigMapCarriesTheSmokeConfig() throws {
+        let manifest = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("Deploy/kubernetes/configmap.yaml"), encoding: .utf8)
+        let object = try #require(try Yams.load(yaml: manifest) as? [String: Any])
+        let embedded = try #require((object["data"] as? [String: Any])?["train.yaml"] as? String)
+        let smoke = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("configs/smoke.yaml"), encoding: .utf8)
+        #expect(try parse(embedded).yamlText == parse(smoke).yamlText,
+                "Deploy/kubernetes/configmap.yaml's train.yaml no longer says what configs/smoke.yaml says")
     }
 
     @Test func totalStepsFromEpochsDropsThePartialBatch() throws {
