@@ -696,6 +696,7 @@ public final class Coordinator {
     private func schedule(_ now: ContinuousClock.Instant) throws(ClusterError) {
         guard stepActive else { return }
         func pending(_ shard: Int) -> Bool { !tasks[shard].done && tasks[shard].holders.isEmpty }
+        let ready = workers.values.filter(\.ready)
         for depth in 0..<settings.tasksInFlight {
             var free = workers.values.filter { $0.ready && $0.inFlight.count == depth }.sorted { $0.id < $1.id }
             // Affinity: a worker still holding the activations of a pending shard computes that shard's gradient.
@@ -709,7 +710,10 @@ public final class Coordinator {
             }
             for shard in tasks.indices where pending(shard) {
                 guard !free.isEmpty else { break }
-                let index = free.firstIndex { !tasks[shard].avoid.contains($0.id) } ?? 0
+                // A worker whose result for this task was refused gets it again only if every ready worker was refused.
+                let avoid = tasks[shard].avoid
+                guard let index = free.firstIndex(where: { !avoid.contains($0.id) })
+                        ?? (ready.allSatisfy { avoid.contains($0.id) } ? 0 : nil) else { continue }
                 let worker = free.remove(at: index)
                 assign(TaskKey(step: stepsDone, phase: phase, shard: shard), to: worker)
             }
