@@ -21,15 +21,8 @@ final class FileBytes: @unchecked Sendable {
 
     init(path: String) throws(FileIOError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .last("open", path) }
+        let (fd, size) = try RegularFile.openForReading(path, operation: "read")
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .last("stat", path) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw FileIOError(path: path, operation: "read (not a regular file)", code: EINVAL)
-        }
-        let size = Int(info.st_size)
         count = size
         if size == 0 {
             base = nil; mapped = false

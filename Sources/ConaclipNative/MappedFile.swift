@@ -23,15 +23,9 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path`; only regular files are accepted. An empty file maps to an empty buffer.
     public init(path: String) throws(FileIOError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .last("open", path) }
+        let (fd, size) = try RegularFile.openForReading(path, operation: "map")
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .last("stat", path) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw FileIOError(path: path, operation: "map (not a regular file)", code: EINVAL)
-        }
-        count = Int(info.st_size)
+        count = size
         if count == 0 {
             base = nil
             return
