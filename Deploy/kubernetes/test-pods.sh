@@ -19,6 +19,7 @@ set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "test-pods: run as root (namespaces, mounts, chroot)" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+. "$repo/Deploy/lib.sh"
 cd "$repo"
 started=$(date +%s)
 say() { echo "test-pods: $*"; }
@@ -31,18 +32,12 @@ work=$(mktemp -d /tmp/conaclip-pods.XXXXXX)
 ok=0
 cleanup() {
   local status=$?
-  if [ "$ok" = 1 ] && [ -z "${KEEP:-}" ]; then rm -rf "$work"; else say "logs kept in $work"; fi
+  remove_or_keep_work
   exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit_cleanup
 
-bin=${CONACLIP_BIN:-}
-if [ -z "$bin" ]; then
-  swift build --product conaclip >/dev/null 2>&1 || { swift build --product conaclip; exit 1; }
-  bin="$(swift build --show-bin-path)/conaclip"
-fi
+find_conaclip
 rootfs=${CONACLIP_ROOTFS:-}
 if [ -z "$rootfs" ]; then
   rootfs=$work/rootfs
@@ -50,10 +45,7 @@ if [ -z "$rootfs" ]; then
 fi
 [ -x "$rootfs/usr/local/bin/conaclip" ] || { say "$rootfs holds no conaclip"; exit 1; }
 
-say "single-process reference: conaclip train --config configs/smoke.yaml"
-"$bin" train --config configs/smoke.yaml --out "$work/single" --progress none >"$work/single.log" 2>&1 \
-  || { say "reference train failed (see $work/single.log)"; exit 1; }
-expected=$("$bin" checkpoint digest "$work/single")
+single_process_reference configs/smoke.yaml
 CONACLIP_BIN=$bin bash "$here/make-secret.sh" >"$work/secret.yaml"
 
 mkdir -p "$work/pods-run"

@@ -26,6 +26,7 @@ set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "test-netns: run as root (it creates network namespaces)" >&2; exit 2; }
 command -v ip >/dev/null || { echo "test-netns: needs iproute2 (apt-get install iproute2)" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/Deploy/lib.sh"
 cd "$repo"
 started=$(date +%s)
 say() { echo "test-netns: $*"; }
@@ -52,28 +53,11 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  if [ "$ok" = 1 ] && [ -z "${KEEP:-}" ]; then rm -rf "$work"; else say "logs and run kept in $work"; fi
+  remove_or_keep_work
   exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Wait up to $1 seconds for the command that follows to succeed.
-wait_for() {
-  local limit=$1; shift
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@" >/dev/null 2>&1; do
-    (( $(date +%s) < deadline )) || return 1
-    sleep 0.2
-  done
-}
-
-bin=${CONACLIP_BIN:-}
-if [ -z "$bin" ]; then
-  swift build --product conaclip >/dev/null 2>&1 || { swift build --product conaclip; exit 1; }
-  bin="$(swift build --show-bin-path)/conaclip"
-fi
+on_exit_cleanup
+find_conaclip
 
 # ---- the config: the smoke config with more steps, every step logged --------
 base=${CONACLIP_TEST_CONFIG:-configs/smoke.yaml}
@@ -87,10 +71,7 @@ if ! grep -q '^cluster:' "$config"; then
 fi
 (( cut_step < steps )) || { say "CUT_STEP ($cut_step) must be below STEPS ($steps)"; exit 2; }
 
-say "single-process reference: conaclip train --config $config ($steps steps)"
-"$bin" train --config "$config" --out "$work/single" --progress none >"$work/single.log" 2>&1 \
-  || { say "single-process train failed (see $work/single.log)"; exit 1; }
-expected=$("$bin" checkpoint digest "$work/single")
+single_process_reference "$config" "($steps steps)"
 
 # ---- keys ----------------------------------------------------------------------
 (umask 077 && mkdir -p "$work/keys")

@@ -23,6 +23,7 @@ mode=${1:-conaclip}
 case "$mode" in conaclip|trivial) ;; *) echo "usage: $0 [conaclip|trivial]" >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "test-slurm: run as root (it installs packages and starts slurm daemons)" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/Deploy/lib.sh"
 cd "$repo"
 started=$(date +%s)
 say() { echo "test-slurm: $*"; }
@@ -67,22 +68,10 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "${pids[i]}" 2>/dev/null || true
   done
-  if [ "$ok" = 1 ] && [ -z "${KEEP:-}" ]; then rm -rf "$work"; else say "logs and run kept in $work"; fi
+  remove_or_keep_work
   exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Wait up to $1 seconds for the command that follows to succeed.
-wait_for() {
-  local limit=$1; shift
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@" >/dev/null 2>&1; do
-    (( $(date +%s) < deadline )) || return 1
-    sleep 0.2
-  done
-}
+on_exit_cleanup
 
 # ---- munge ------------------------------------------------------------------
 if munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
@@ -156,16 +145,9 @@ if [ "$mode" = trivial ]; then
   job=$(sbatch --parsable --ntasks=3 --chdir="$work" --output="$work/job-%j.out" \
           --wrap 'srun --ntasks=3 bash -c "echo task \$SLURM_PROCID of \$SLURM_NTASKS on \$(hostname)"')
 else
-  bin=${CONACLIP_BIN:-}
-  if [ -z "$bin" ]; then
-    swift build --product conaclip >/dev/null 2>&1 || { swift build --product conaclip; exit 1; }
-    bin="$(swift build --show-bin-path)/conaclip"
-  fi
+  find_conaclip
   config=${CONACLIP_TEST_CONFIG:-configs/smoke.yaml}
-  say "single-process reference: conaclip train --config $config"
-  "$bin" train --config "$config" --out "$work/single" --progress none >"$work/single.log" 2>&1 \
-    || { say "single-process train failed (see $work/single.log)"; exit 1; }
-  expected=$("$bin" checkpoint digest "$work/single")
+  single_process_reference "$config"
   job=$(CONACLIP_BIN=$bin sbatch --parsable --ntasks=3 --chdir="$repo" --output="$work/job-%j.out" \
           Deploy/slurm/conaclip.sbatch "$config" "$work/run")
 fi

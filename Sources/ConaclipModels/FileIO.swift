@@ -7,29 +7,6 @@ import Musl
 import Darwin
 #endif
 
-/// A failed file-system call, naming the path, what was being done and the
-/// operating system's reason, so the user can fix permissions, space or paths.
-public struct FileIOError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let path: String
-    /// What was being attempted, e.g. "open", "write", "rename to /x/y".
-    public let operation: String
-    /// The `errno` value (0 when the failure was not a system call, e.g. a short read).
-    public let code: Int32
-
-    public init(path: String, operation: String, code: Int32) {
-        self.path = path; self.operation = operation; self.code = code
-    }
-
-    public var description: String {
-        let reason = code == 0 ? "unexpected end of file" : String(cString: strerror(code))
-        return "cannot \(operation) \(path): \(reason)"
-    }
-
-    static func last(_ operation: String, _ path: String) -> FileIOError {
-        FileIOError(path: path, operation: operation, code: errno)
-    }
-}
-
 /// The read-only bytes of a whole file: memory mapped when the system allows
 /// it, otherwise read with one allocation. Only regular files are accepted.
 ///
@@ -44,15 +21,8 @@ final class FileBytes: @unchecked Sendable {
 
     init(path: String) throws(FileIOError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .last("open", path) }
+        let (fd, size) = try RegularFile.openForReading(path, operation: "read")
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .last("stat", path) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw FileIOError(path: path, operation: "read (not a regular file)", code: EINVAL)
-        }
-        let size = Int(info.st_size)
         count = size
         if size == 0 {
             base = nil; mapped = false

@@ -7,32 +7,6 @@ import Musl
 import Darwin
 #endif
 
-/// A failed system call on a mapped file: the path, what was being done and
-/// the operating system's reason.
-public struct MappedFileError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let path: String
-    /// What was attempted, e.g. "open", "map", "rename to /x/y".
-    public let operation: String
-    /// The `errno` value (0 when the failure was not a system call).
-    public let code: Int32
-
-    public init(path: String, operation: String, code: Int32) {
-        self.path = path; self.operation = operation; self.code = code
-    }
-
-    public var description: String {
-        let reason = code == 0 ? "failed" : String(cString: strerror(code))
-        return "cannot \(operation) \(path): \(reason)"
-    }
-
-    /// Whether the file did not exist.
-    public var isNotFound: Bool { code == ENOENT }
-
-    static func last(_ operation: String, _ path: String) -> MappedFileError {
-        MappedFileError(path: path, operation: operation, code: errno)
-    }
-}
-
 /// A whole regular file mapped read-only into memory, for large files read
 /// in place (the teacher-embedding cache, byte ranges of tar shards).
 ///
@@ -47,17 +21,11 @@ public final class MappedFile: @unchecked Sendable {
     private let base: UnsafeRawPointer?
 
     /// Maps `path`; only regular files are accepted. An empty file maps to an empty buffer.
-    public init(path: String) throws(MappedFileError) {
+    public init(path: String) throws(FileIOError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .last("open", path) }
+        let (fd, size) = try RegularFile.openForReading(path, operation: "map")
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .last("stat", path) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw MappedFileError(path: path, operation: "map (not a regular file)", code: EINVAL)
-        }
-        count = Int(info.st_size)
+        count = size
         if count == 0 {
             base = nil
             return
@@ -91,7 +59,7 @@ public final class MappedOutputFile {
     private var base: UnsafeMutableRawPointer?
 
     /// Creates the staging file for `path` with `count` zero bytes, mapped writable.
-    public init(path: String, count: Int) throws(MappedFileError) {
+    public init(path: String, count: Int) throws(FileIOError) {
         precondition(count >= 0, "a file size cannot be negative")
         self.path = path
         self.count = count
@@ -106,10 +74,10 @@ public final class MappedOutputFile {
             let reserved = posix_fallocate(fd, 0, off_t(count))
             if reserved != 0 {
                 cleanUp()
-                throw MappedFileError(path: stagingPath, operation: "reserve \(count) bytes for", code: reserved)
+                throw FileIOError(path: stagingPath, operation: "reserve \(count) bytes for", code: reserved)
             }
             guard let region = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), region != MAP_FAILED else {
-                let error = MappedFileError.last("map", stagingPath)
+                let error = FileIOError.last("map", stagingPath)
                 cleanUp()
                 throw error
             }
@@ -123,8 +91,8 @@ public final class MappedOutputFile {
     public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: base == nil ? 0 : count) }
 
     /// Flushes and installs the file at `path` (replacing any file there).
-    public func commit() throws(MappedFileError) {
-        guard fd >= 0 else { throw MappedFileError(path: path, operation: "commit (already committed or failed)", code: EBADF) }
+    public func commit() throws(FileIOError) {
+        guard fd >= 0 else { throw FileIOError(path: path, operation: "commit (already committed or failed)", code: EBADF) }
         if let base {
             guard msync(base, count, MS_SYNC) == 0 else { throw .last("flush", stagingPath) }
             munmap(base, count)
@@ -134,12 +102,12 @@ public final class MappedOutputFile {
         let closed = close(fd)
         fd = -1
         guard closed == 0 else {
-            let error = MappedFileError.last("close", stagingPath)
+            let error = FileIOError.last("close", stagingPath)
             unlink(stagingPath)
             throw error
         }
         guard rename(stagingPath, path) == 0 else {
-            let error = MappedFileError.last("rename to \(path)", stagingPath)
+            let error = FileIOError.last("rename to \(path)", stagingPath)
             unlink(stagingPath)
             throw error
         }

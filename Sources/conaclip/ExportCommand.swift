@@ -21,24 +21,15 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Model directory, checkpoint directory, or run directory (its final/ model, else its newest checkpoint).")
     var model: String
 
-    @Option(help: "Output directory.")
-    var out: String
-
-    @Option(help: "Weight precision on disk: f32, f16 or bf16.")
-    var dtype = "f32"
-
-    @Flag(help: "Replace an existing output directory.")
-    var force = false
+    @OptionGroup var output: ModelDirectoryWriter.Options
 
     func run() throws {
-        guard let weightType = WeightDType(argument: dtype) else {
-            throw ValidationError("--dtype must be f32, f16 or bf16, got \(dtype)")
-        }
+        let weightType = try output.weightType()
         let directory = try ModelDigest.resolveModelDirectory(model)
-        let source = CheckpointDirectory(path: directory)
-        let config = try source.readConfig()
-        let clip = try CLIPModel(config: config)
-        try source.loadWeights(into: clip.parameters)
+        let loaded = try ModelDirectoryWriter.Source(path: directory)
+        let source = loaded.checkpoint
+        let config = loaded.config
+        let clip = loaded.model
         let sourceDigest = ModelDigest.sha256(of: clip.parameters)
 
         for required in ["vocab.json", "merges.txt"] where !FileManager.default.fileExists(atPath: source.file(required)) {
@@ -53,13 +44,11 @@ struct ExportCommand: ParsableCommand {
             throw ExportError("the tokenizer of \(directory) has \(tokenizer.vocabularySize) tokens but the text tower only "
                 + "\(config.textConfig.vocabSize)")
         }
-        let settings = try ImageProcessorSettings(directory: directory, imageSize: config.visionConfig.imageSize)
-
         let staging = FileManager.default.temporaryDirectory
             .appendingPathComponent("conaclip-export-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: staging) }
-        var files = source.tokenizerFiles
+        var files: [String] = []
         var written: [String] = []
         let context = config.textConfig.maxPositionEmbeddings
         for (name, contents) in try Self.missingTokenizerFiles(in: source, tokenizer: tokenizer, contextLength: context) {
@@ -69,19 +58,18 @@ struct ExportCommand: ParsableCommand {
             written.append(name)
         }
 
-        try ModelDirectoryWriter.write(to: out, config: config, store: clip.parameters, dtype: weightType,
-                                       tokenizerFiles: files, imageSettings: settings, replaceExisting: force)
+        try loaded.write(output, weightType: weightType, extraTokenizerFiles: files)
 
         // Read the result back the way every consumer in this project does.
         let reloaded: CLIPEncoder
-        do { reloaded = try CLIPEncoder(directory: out) } catch {
-            throw ExportError("the exported directory \(out) does not load back: \(error)")
+        do { reloaded = try CLIPEncoder(directory: output.out) } catch {
+            throw ExportError("the exported directory \(output.out) does not load back: \(error)")
         }
         let exportedDigest = ModelDigest.sha256(of: reloaded.model.parameters)
         var weightsNote: String
         if weightType == .float32 {
             guard exportedDigest == sourceDigest else {
-                throw ExportError("the weights read back from \(out) differ from \(directory) "
+                throw ExportError("the weights read back from \(output.out) differ from \(directory) "
                     + "(sha256 \(exportedDigest) vs \(sourceDigest))")
             }
             weightsNote = "identical to the source"
@@ -89,10 +77,10 @@ struct ExportCommand: ParsableCommand {
             var largest: Float = 0
             let a = clip.parameters.values, b = reloaded.model.parameters.values
             for i in 0..<a.count { largest = max(largest, abs(a[i] - b[i])) }
-            weightsNote = "rounded to \(dtype): largest weight change \(String(format: "%.3g", Double(largest)))"
+            weightsNote = "rounded to \(output.dtype): largest weight change \(String(format: "%.3g", Double(largest)))"
         }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: out).sorted()) ?? []
-        print("exported \(directory) to \(out) (\(dtype)): \(names.joined(separator: ", "))")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: output.out).sorted()) ?? []
+        print("exported \(directory) to \(output.out) (\(output.dtype)): \(names.joined(separator: ", "))")
         if !written.isEmpty { print("  written from the tokenizer: \(written.joined(separator: ", "))") }
         print("  \(clip.parameters.count) parameters, weights sha256 \(exportedDigest) (\(weightsNote))")
     }

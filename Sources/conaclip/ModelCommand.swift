@@ -28,22 +28,13 @@ struct ModelInitCommand: ParsableCommand {
     @Option(help: "Directory with the tokenizer files (vocab.json, merges.txt, ...).")
     var tokenizer: String
 
-    @Option(help: "Output model directory.")
-    var out: String
+    @OptionGroup var output: ModelDirectoryWriter.Options
 
     @Option(help: "Seed of the initial weights.")
     var seed: UInt64 = 0
 
-    @Option(help: "Weight precision on disk: f32, f16 or bf16.")
-    var dtype = "f32"
-
-    @Flag(help: "Replace an existing output directory.")
-    var force = false
-
     func run() throws {
-        guard let weightType = WeightDType(argument: dtype) else {
-            throw ValidationError("--dtype must be f32, f16 or bf16, got \(dtype)")
-        }
+        let weightType = try output.weightType()
         var preset = try ModelPreset.load(path: config)
         let vocabulary = try CLIPTokenizer(directory: URL(fileURLWithPath: tokenizer))
         preset.textConfig.vocabSize = vocabulary.vocabularySize
@@ -53,10 +44,10 @@ struct ModelInitCommand: ParsableCommand {
         try preset.validate(source: config)
         let clip = try CLIPModel(config: preset)
         clip.initialize(seed: seed)
-        try ModelDirectoryWriter.write(to: out, config: preset, store: clip.parameters, dtype: weightType,
+        try ModelDirectoryWriter.write(to: output.out, config: preset, store: clip.parameters, dtype: weightType,
                                        tokenizerFiles: CheckpointDirectory(path: tokenizer).tokenizerFiles,
-                                       replaceExisting: force)
-        print("wrote \(out): \(clip.parameters.count) parameters, vocabulary \(vocabulary.vocabularySize)")
+                                       replaceExisting: output.force)
+        print("wrote \(output.out): \(clip.parameters.count) parameters, vocabulary \(vocabulary.vocabularySize)")
     }
 }
 
@@ -69,47 +60,11 @@ struct ModelConvertCommand: ParsableCommand {
     @Option(help: "Input model directory (Hugging Face CLIP layout).")
     var model: String
 
-    @Option(help: "Output model directory.")
-    var out: String
-
-    @Option(help: "Weight precision on disk: f32, f16 or bf16.")
-    var dtype = "f32"
-
-    @Flag(help: "Replace an existing output directory.")
-    var force = false
+    @OptionGroup var output: ModelDirectoryWriter.Options
 
     func run() throws {
-        guard let weightType = WeightDType(argument: dtype) else {
-            throw ValidationError("--dtype must be f32, f16 or bf16, got \(dtype)")
-        }
-        let source = CheckpointDirectory(path: model)
-        let config = try source.readConfig()
-        let clip = try CLIPModel(config: config)
-        try source.loadWeights(into: clip.parameters)
-        let settings = try ImageProcessorSettings(directory: model, imageSize: config.visionConfig.imageSize)
-        try ModelDirectoryWriter.write(to: out, config: config, store: clip.parameters, dtype: weightType,
-                                       tokenizerFiles: source.tokenizerFiles, imageSettings: settings,
-                                       replaceExisting: force)
-        print("wrote \(out) (\(dtype))")
-    }
-}
-
-/// Writes a complete model directory: weights and config through
-/// `CheckpointDirectory.write` (atomic), plus tokenizer files and
-/// `preprocessor_config.json`.
-enum ModelDirectoryWriter {
-    static func write(to path: String, config: CLIPConfig, store: ParameterStore, dtype: WeightDType,
-                      tokenizerFiles: [String], imageSettings: ImageProcessorSettings? = nil,
-                      replaceExisting: Bool) throws {
-        let settings = imageSettings ?? ImageProcessorSettings(imageSize: config.visionConfig.imageSize)
-        let staging = FileManager.default.temporaryDirectory
-            .appendingPathComponent("conaclip-preprocessor-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: staging) }
-        let preprocessorFile = staging.appendingPathComponent(ImageProcessorSettings.fileName)
-        try Data(settings.huggingFaceJSON().utf8).write(to: preprocessorFile)
-        try CheckpointDirectory.write(to: path, config: config, store: store, dtype: dtype,
-                                      copying: tokenizerFiles + [preprocessorFile.path],
-                                      replaceExisting: replaceExisting)
+        let weightType = try output.weightType()
+        try ModelDirectoryWriter.Source(path: model).write(output, weightType: weightType)
+        print("wrote \(output.out) (\(output.dtype))")
     }
 }

@@ -135,4 +135,22 @@ import ConaclipModels
         #expect(run.stderr.contains("merges.txt"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
     }
+
+    /// `export`, `model convert` and `model init` share their output options:
+    /// each refuses an unknown precision, and writes nothing.
+    @Test func everyModelWritingCommandRefusesAnUnknownPrecision() throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("source").path
+        try ColourCLIP.write(to: source)
+        let out = directory.appendingPathComponent("out").path
+        let preset = CLIRunner.repositoryRoot.appendingPathComponent("configs/models/tiny.yaml").path
+        for command in [["export", "--model", source], ["model", "convert", "--model", source],
+                        ["model", "init", "--config", preset, "--tokenizer", source]] {
+            let run = try CLIRunner.run(command + ["--out", out, "--dtype", "f8"], in: directory)
+            #expect(run.status != 0, "\(command) accepted --dtype f8")
+            #expect(run.stderr.contains("--dtype must be f32, f16 or bf16, got f8"), "\(command): \(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(command) wrote \(out)")
+        }
+    }
 }

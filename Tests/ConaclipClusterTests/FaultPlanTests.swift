@@ -1,3 +1,4 @@
+import Logging
 import Testing
 @testable import ConaclipCluster
 
@@ -59,5 +60,35 @@ import Testing
         let frames = receivedFrames(FaultInjection.corrupted(message))
         #expect(throws: ProtocolError.self) { try WireDecoder(runID: 5).decode(frames) }
         #expect(throws: Never.self) { try WireDecoder(runID: 5).decode(receivedFrames(message)) }
+    }
+
+    @Test func applyDropsDelaysOrCorruptsAndLogsWhatItDid() throws {
+        let message = try WireCodec.encode(.goodbye(Goodbye(reason: "bye")), envelope: WireEnvelope(runID: 5))
+        let bytes = receivedFrames(message).map(\.bytes)
+        let logs = CapturedLogs()
+        let logger = logs.logger()
+
+        let untouched = try #require(FaultInjection.apply(nil, to: message, describing: "goodbye", logger: logger))
+        #expect(receivedFrames(untouched).map(\.bytes) == bytes)
+        #expect(logs.entries.isEmpty)
+
+        #expect(FaultInjection.apply(.drop, to: message, describing: "goodbye to worker-1", logger: logger) == nil)
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let delayed = try #require(FaultInjection.apply(.delay(milliseconds: 20), to: message, describing: "goodbye",
+                                                        logger: logger))
+        #expect(clock.now - start >= .milliseconds(20))
+        #expect(receivedFrames(delayed).map(\.bytes) == bytes)
+
+        let corrupted = try #require(FaultInjection.apply(.corrupt, to: message, describing: "goodbye", logger: logger))
+        #expect(throws: ProtocolError.self) { try WireDecoder(runID: 5).decode(receivedFrames(corrupted)) }
+
+        #expect(logs.entries.map(\.message) == [
+            "fault injection: dropped goodbye to worker-1",
+            "fault injection: delaying goodbye by 20 ms",
+            "fault injection: corrupting goodbye",
+        ])
+        #expect(logs.entries.allSatisfy { $0.level == .warning })
     }
 }

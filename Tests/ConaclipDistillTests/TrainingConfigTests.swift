@@ -103,6 +103,25 @@ import Yams
         #expect(refusal("model: m.yaml\nteacher: t\nloss: {terms: [inter-ss:kl]}\n")?.contains("TYPE:STRATEGY:TAU") == true)
     }
 
+    /// The term parser the training config and the ablation grid share.
+    @Test func lossTermSetsKLTauSquaredOnTheKLFamilyOnlyAndSaysWhereABadSpecStands() throws {
+        let kl = try TrainingConfig.lossTerm("inter-ts:kl:0.5:2", source: "g.yaml:3", key: "cells[0]", klTauSquared: true)
+        #expect(kl.type == .interTS && kl.strategy == .kl && kl.tau == 0.5 && kl.weight == 2 && kl.klTauSquared)
+        let plainKL = try TrainingConfig.lossTerm("inter-ts:kl:0.5", source: "g.yaml:3", key: "cells[0]", klTauSquared: false)
+        #expect(!plainKL.klTauSquared && plainKL.weight == 1)
+        let infonce = try TrainingConfig.lossTerm("intra-ts:infonce:0.07", source: "g.yaml:4", key: "cells[1]", klTauSquared: true)
+        #expect(infonce.strategy == .infonce && !infonce.klTauSquared)
+        do {
+            _ = try TrainingConfig.lossTerm("intra-ss:infonce:0.1", source: "g.yaml:5", key: "combinations[0][1]",
+                                            klTauSquared: false)
+            Issue.record("an undefined pair was accepted")
+        } catch {
+            let message = "\(error)"
+            #expect(message.hasPrefix("g.yaml:5: combinations[0][1]: ") && message.contains("intra-ss:infonce is undefined"),
+                    "\(message)")
+        }
+    }
+
     @Test func refusesOtherInconsistencies() {
         // Two lengths at once.
         #expect(refusal("model: m.yaml\nsteps: 3\nepochs: 1\n")?.contains("steps and epochs cannot both be set") == true)

@@ -422,20 +422,9 @@ public final class Coordinator {
     @discardableResult
     private func send(_ message: ZeroMQOutgoingMessage, to worker: WorkerEntry, type: MessageType, step: Int?) -> Bool {
         guard let socket else { return false }
-        var outgoing = message
-        switch options.faults.outgoing(type, step: step.map { $0 + 1 }, worker: worker.id, side: .coordinator) {
-        case .drop?:
-            logger.warning("fault injection: dropped \(type) to \(worker.name)")
-            return true
-        case let .delay(milliseconds)?:
-            logger.warning("fault injection: delaying \(type) to \(worker.name) by \(milliseconds) ms")
-            Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
-        case .corrupt?:
-            logger.warning("fault injection: corrupting \(type) to \(worker.name)")
-            outgoing = FaultInjection.corrupted(message)
-        case nil:
-            break
-        }
+        let fault = options.faults.outgoing(type, step: step.map { $0 + 1 }, worker: worker.id, side: .coordinator)
+        guard let outgoing = FaultInjection.apply(fault, to: message, describing: "\(type) to \(worker.name)",
+                                                  logger: logger) else { return true }
         do {
             try socket.send(outgoing.addressed(to: worker.routingID), timeout: .seconds(5))
             timing.bytesSent += outgoing.byteCount

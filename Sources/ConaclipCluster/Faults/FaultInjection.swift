@@ -3,6 +3,28 @@ import Logging
 
 /// The actions behind injected faults.
 enum FaultInjection {
+    /// `message` as the outgoing `fault` leaves it: nil when it is dropped,
+    /// the message itself after sleeping for a delay, a `corrupted` copy for
+    /// a corruption, and `message` unchanged without a fault. Each fault is
+    /// logged as a warning naming `what` (e.g. "gradient to worker-2").
+    static func apply(_ fault: OutgoingFault?, to message: ZeroMQOutgoingMessage, describing what: String,
+                      logger: Logger) -> ZeroMQOutgoingMessage? {
+        switch fault {
+        case .drop?:
+            logger.warning("fault injection: dropped \(what)")
+            return nil
+        case let .delay(milliseconds)?:
+            logger.warning("fault injection: delaying \(what) by \(milliseconds) ms")
+            Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
+            return message
+        case .corrupt?:
+            logger.warning("fault injection: corrupting \(what)")
+            return corrupted(message)
+        case nil:
+            return message
+        }
+    }
+
     /// A copy of `message` with one byte flipped after its checksums were
     /// computed: in the metadata frame when it has one, else in the header.
     static func corrupted(_ message: ZeroMQOutgoingMessage) -> ZeroMQOutgoingMessage {

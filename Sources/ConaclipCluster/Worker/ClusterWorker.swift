@@ -318,21 +318,10 @@ private struct NetworkLoop {
     }
 
     private mutating func transmit(_ item: WorkerOutbound) {
-        var outgoing = item.message
         let faults = shared.faults.withLock { $0 }
-        switch faults.outgoing(item.type, step: item.step.map { $0 + 1 }, worker: shared.workerID.load(ordering: .relaxed), side: .worker) {
-        case .drop?:
-            logger.warning("fault injection: dropped \(item.type)")
-            return
-        case let .delay(milliseconds)?:
-            logger.warning("fault injection: delaying \(item.type) by \(milliseconds) ms")
-            Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
-        case .corrupt?:
-            logger.warning("fault injection: corrupting \(item.type)")
-            outgoing = FaultInjection.corrupted(outgoing)
-        case nil:
-            break
-        }
+        let fault = faults.outgoing(item.type, step: item.step.map { $0 + 1 }, worker: shared.workerID.load(ordering: .relaxed), side: .worker)
+        guard let outgoing = FaultInjection.apply(fault, to: item.message, describing: "\(item.type)",
+                                                  logger: logger) else { return }
         do {
             // Without a connection (ZMQ_IMMEDIATE) a send waits; registrations are retried anyway.
             try dealer.send(outgoing, timeout: item.type == .register ? .milliseconds(100) : .seconds(1))

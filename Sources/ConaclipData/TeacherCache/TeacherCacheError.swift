@@ -13,7 +13,7 @@ public enum TeacherCacheError: Error, Equatable, CustomStringConvertible {
     /// The policy says rebuild but the caller gave no way to build.
     case rebuildUnavailable(path: String, cause: String)
     /// A file-system call failed.
-    case io(MappedFileError)
+    case io(FileIOError)
     /// A file or directory the build needs could not be made.
     case fileSystem(path: String, reason: String)
     /// The teacher model directory could not be loaded.

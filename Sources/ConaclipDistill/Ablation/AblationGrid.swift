@@ -109,13 +109,7 @@ public struct AblationGrid: Sendable {
 
     /// Reads the grid at `path` and the base config it names.
     public static func load(path: String) throws(TrainingConfigError) -> AblationGrid {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
-        }
-        return try parse(yaml: text, source: path)
+        try parse(yaml: try ConfigMapping.readText(path: path), source: path)
     }
 
     /// Parses grid text; `source` names it in errors. The base config is read
@@ -124,15 +118,7 @@ public struct AblationGrid: Sendable {
                              loadBase: (String) throws(TrainingConfigError) -> TrainingConfig = { path throws(TrainingConfigError) in
                                  try TrainingConfig.load(path: path)
                              }) throws(TrainingConfigError) -> AblationGrid {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: yaml)
-        } catch {
-            let reason = (error as? YamlError).map { "\($0)".split(separator: "\n").first.map(String.init) ?? "\($0)" } ?? "\(error)"
-            throw .syntax(source: source, reason: reason)
-        }
-        guard let node else { throw .syntax(source: source, reason: "the file is empty") }
-        let root = try ConfigMapping(node, file: source, path: "", allowed: topLevelKeys)
+        let root = try ConfigMapping(yaml: yaml, source: source, allowed: topLevelKeys)
         guard let basePath = try root.string("base") else { throw root.missing("base") }
         let base = try loadBase(basePath)
 
@@ -146,7 +132,8 @@ public struct AblationGrid: Sendable {
             baseline.klTauSquared = try section.bool("kl_tau_squared") ?? base.loss.klTauSquared
             if let items = try section.stringList("terms") {
                 baseline.terms = try items.map { item throws(TrainingConfigError) in
-                    try Self.term(item.value, source: item.source, key: item.key, klTauSquared: baseline.klTauSquared)
+                    try TrainingConfig.lossTerm(item.value, source: item.source, key: item.key,
+                                                klTauSquared: baseline.klTauSquared)
                 }
             }
         }
@@ -175,8 +162,8 @@ public struct AblationGrid: Sendable {
                                        reason: "\(key) shapes the default grid, which an explicit cells list replaces")
             }
             for item in items {
-                added.append(([try Self.term(item.value, source: item.source, key: item.key,
-                                             klTauSquared: baseline.klTauSquared)], item.source))
+                added.append(([try TrainingConfig.lossTerm(item.value, source: item.source, key: item.key,
+                                                           klTauSquared: baseline.klTauSquared)], item.source))
             }
         } else {
             var types = defaultTypes
@@ -216,8 +203,8 @@ public struct AblationGrid: Sendable {
                         throw .wrongType(source: at, key: "\(key)[\(position)]", expected: "a term string",
                                          found: ConfigMapping.kind(of: spec))
                     }
-                    terms.append(try Self.term(scalar.string, source: at, key: "\(key)[\(position)]",
-                                               klTauSquared: baseline.klTauSquared))
+                    terms.append(try TrainingConfig.lossTerm(scalar.string, source: at, key: "\(key)[\(position)]",
+                                                             klTauSquared: baseline.klTauSquared))
                 }
                 added.append((terms, at))
             }
@@ -253,17 +240,6 @@ public struct AblationGrid: Sendable {
             }
         }
         return grid
-    }
-
-    private static func term(_ spec: String, source: String, key: String,
-                             klTauSquared: Bool) throws(TrainingConfigError) -> LossTerm {
-        do {
-            let parsed = try LossTerm(spec: spec)
-            return try LossTerm(type: parsed.type, strategy: parsed.strategy, tau: parsed.tau, weight: parsed.weight,
-                                klTauSquared: klTauSquared && parsed.strategy.isKL)
-        } catch {
-            throw .invalidValue(source: source, key: key, reason: error.description)
-        }
     }
 
     private static func readEvaluation(_ root: ConfigMapping, base: TrainingConfig) throws(TrainingConfigError) -> Evaluation {

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// One YAML mapping of a training config, read strictly: keys outside the
@@ -32,6 +33,30 @@ struct ConfigMapping {
             }
             values[name] = (value, keyNode.mark?.line)
         }
+    }
+
+    /// The text of the YAML file at `path`.
+    static func readText(path: String) throws(TrainingConfigError) -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+    }
+
+    /// The top-level mapping of the YAML text `yaml` (`source` names it in
+    /// errors), whose keys must all be in `allowed`. Empty text and YAML
+    /// syntax errors are `.syntax` errors naming `source`.
+    init(yaml: String, source: String, allowed: [String]) throws(TrainingConfigError) {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch {
+            let reason = (error as? YamlError).map { "\($0)".split(separator: "\n").first.map(String.init) ?? "\($0)" } ?? "\(error)"
+            throw .syntax(source: source, reason: reason)
+        }
+        guard let node else { throw .syntax(source: source, reason: "the file is empty") }
+        try self.init(node, file: source, path: "", allowed: allowed)
     }
 
     /// Whether `key` is present (a `null` value counts as absent).

@@ -236,26 +236,12 @@ public struct TrainingConfig: Sendable, Equatable {
 
     /// Reads and validates the config at `path`.
     public static func load(path: String) throws(TrainingConfigError) -> TrainingConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
-        }
-        return try parse(yaml: text, source: path)
+        try parse(yaml: try ConfigMapping.readText(path: path), source: path)
     }
 
     /// Parses and validates config text; `source` names it in errors.
     public static func parse(yaml: String, source: String) throws(TrainingConfigError) -> TrainingConfig {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: yaml)
-        } catch {
-            let reason = (error as? YamlError).map { "\($0)".split(separator: "\n").first.map(String.init) ?? "\($0)" } ?? "\(error)"
-            throw .syntax(source: source, reason: reason)
-        }
-        guard let node else { throw .syntax(source: source, reason: "the file is empty") }
-        let root = try ConfigMapping(node, file: source, path: "", allowed: topLevelKeys)
+        let root = try ConfigMapping(yaml: yaml, source: source, allowed: topLevelKeys)
         guard let model = try root.string("model") else { throw root.missing("model") }
         var config = TrainingConfig(source: source, model: model)
         try config.readTeacher(root)
@@ -469,18 +455,24 @@ public struct TrainingConfig: Sendable, Equatable {
             loss.taskWeight = weight
         }
         loss.klTauSquared = try section.bool("kl_tau_squared") ?? false
-        var terms: [LossTerm] = []
-        for item in try section.stringList("terms") ?? [] {
-            do {
-                let parsed = try LossTerm(spec: item.value)
-                // kl_tau_squared applies to the KL family only.
-                terms.append(try LossTerm(type: parsed.type, strategy: parsed.strategy, tau: parsed.tau,
-                                          weight: parsed.weight, klTauSquared: loss.klTauSquared && parsed.strategy.isKL))
-            } catch {
-                throw .invalidValue(source: item.source, key: item.key, reason: error.description)
-            }
+        let klTauSquared = loss.klTauSquared
+        loss.terms = try (section.stringList("terms") ?? []).map { item throws(TrainingConfigError) in
+            try Self.lossTerm(item.value, source: item.source, key: item.key, klTauSquared: klTauSquared)
         }
-        loss.terms = terms
+    }
+
+    /// The loss term `spec` (TYPE:STRATEGY:TAU[:WEIGHT]), with
+    /// `kl_tau_squared` applied when it is on and the term is of the KL
+    /// family; a bad spec is an `.invalidValue` at `source` and `key`.
+    static func lossTerm(_ spec: String, source: String, key: String,
+                         klTauSquared: Bool) throws(TrainingConfigError) -> LossTerm {
+        do {
+            let parsed = try LossTerm(spec: spec)
+            return try LossTerm(type: parsed.type, strategy: parsed.strategy, tau: parsed.tau, weight: parsed.weight,
+                                klTauSquared: klTauSquared && parsed.strategy.isKL)
+        } catch {
+            throw .invalidValue(source: source, key: key, reason: error.description)
+        }
     }
 
     // MARK: - Validation against the rest of the run
