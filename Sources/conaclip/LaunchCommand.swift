@@ -162,6 +162,9 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Synthetic pairs in the dataset.")
     var pairs = 512
 
+    @Option(help: "Rounds, each measuring every worker count back to back; figures are medians over rounds, speed-ups paired within a round.")
+    var repeats = 1
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -170,6 +173,7 @@ struct ClusterBench: ParsableCommand {
         guard ["on", "off", "both"].contains(cache) else { throw ValidationError("--cache must be on, off or both") }
         guard batch >= 1, microShards >= 1, batch % microShards == 0 else { throw ValidationError("--micro-shards must divide --batch") }
         guard steps >= 1, warmup >= 0, pairs >= batch else { throw ValidationError("--steps >= 1, --warmup >= 0 and --pairs >= --batch") }
+        guard (1...50).contains(repeats) else { throw ValidationError("--repeats must be between 1 and 50") }
     }
 
     var counts: [Int] { workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -179,10 +183,12 @@ struct ClusterBench: ParsableCommand {
         let say: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         var logger = LineLogHandler.logger(label: "bench")
         logger.logLevel = .warning
-        let report = try ClusterBenchmark.run(ClusterBenchmark.Options(
+        var options = ClusterBenchmark.Options(
             executable: executable, studentPreset: model, teacherPreset: teacherModel, workerCounts: counts,
             cacheSettings: cache == "both" ? [false, true] : [cache == "on"], batchSize: batch, microShards: microShards,
-            steps: steps, warmup: warmup, pairs: pairs, logger: logger, say: say))
+            steps: steps, warmup: warmup, pairs: pairs, logger: logger, say: say)
+        options.repeats = repeats
+        let report = try ClusterBenchmark.run(options)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -191,13 +197,16 @@ struct ClusterBench: ParsableCommand {
             return
         }
         print("student \(report.studentPreset), teacher \(report.teacherPreset), batch \(report.batchSize) in \(report.microShards) "
-            + "micro-shards, \(report.steps) timed steps, BLAS core \(report.blasCore), \(report.processorCount) CPUs")
+            + "micro-shards, \(report.steps) timed steps, BLAS core \(report.blasCore), \(report.processorCount) CPUs"
+            + (repeats > 1 ? "; medians of \(repeats) rounds, speed-up range over rounds in brackets" : ""))
         print("workers  teacher   pairs/s  speed-up  step s  compute  comm  waiting  comm %  MB/step")
         for m in report.measurements {
             let teacher = (m.teacherCache ? "cache" : "forward").padding(toLength: 7, withPad: " ", startingAt: 0)
+            let range = m.rounds > 1 ? String(format: "  [%.2f-%.2fx]", m.speedupRange[0], m.speedupRange[1]) : ""
             print(String(format: "%7d  ", m.workers) + teacher + String(format: "  %7.1f  %7.2fx  %6.3f  %7.3f  %5.3f  %7.3f  %5.1f%%  %7.1f",
                          m.pairsPerSecond, m.speedup, m.medianStepSeconds,
-                         m.computeSeconds, m.communicationSeconds, m.waitingSeconds, 100 * m.communicationFraction, m.bytesPerStep / 1e6))
+                         m.computeSeconds, m.communicationSeconds, m.waitingSeconds, 100 * m.communicationFraction, m.bytesPerStep / 1e6)
+                + range)
         }
     }
 }

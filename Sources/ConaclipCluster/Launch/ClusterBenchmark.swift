@@ -24,6 +24,9 @@ public enum ClusterBenchmark {
         public var warmup: Int
         /// Synthetic pairs written as the benchmark's dataset.
         public var pairs: Int
+        /// Rounds: each measures every worker count back to back; the
+        /// figures are medians over the rounds (the host's speed drifts).
+        public var repeats: Int = 1
         public var logger: Logger
         public var say: (String) -> Void
 
@@ -48,8 +51,13 @@ public enum ClusterBenchmark {
         /// communication / step time.
         public var communicationFraction: Double
         public var bytesPerStep: Double
-        /// pairs/s over the first worker count's with the same cache setting.
+        /// pairs/s over the first worker count's with the same cache
+        /// setting, measured in the same round; the median over rounds.
         public var speedup: Double
+        /// The smallest and largest speed-up of the rounds.
+        public var speedupRange: [Double] = [1, 1]
+        /// Rounds measured.
+        public var rounds: Int = 1
     }
 
     public struct Report: Codable, Sendable {
@@ -73,21 +81,52 @@ public enum ClusterBenchmark {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (manifest, teacher, cache) = try prepare(in: root, options: options)
         var measurements: [Measurement] = []
+        let rounds = max(1, options.repeats)
         for cached in options.cacheSettings {
-            var baseline: Double?
-            for workers in options.workerCounts {
-                options.say("bench cluster: \(workers) worker(s), teacher \(cached ? "cache" : "forward passes")")
-                var measurement = try measure(workers: workers, cached: cached, root: root, manifest: manifest, teacher: teacher,
-                                              cache: cache, options: options)
-                let first = baseline ?? measurement.pairsPerSecond
-                baseline = first
-                measurement.speedup = measurement.pairsPerSecond / first
-                measurements.append(measurement)
+            // rounds[r][i]: worker count i in round r; a round measures every count back to back.
+            var byRound: [[Measurement]] = []
+            for round in 0..<rounds {
+                var row: [Measurement] = []
+                for workers in options.workerCounts {
+                    options.say("bench cluster: \(workers) worker(s), teacher \(cached ? "cache" : "forward passes")"
+                        + (rounds > 1 ? ", round \(round + 1) of \(rounds)" : ""))
+                    var measurement = try measure(workers: workers, cached: cached, round: round, root: root, manifest: manifest,
+                                                  teacher: teacher, cache: cache, options: options)
+                    measurement.speedup = measurement.pairsPerSecond / (row.first?.pairsPerSecond ?? measurement.pairsPerSecond)
+                    row.append(measurement)
+                }
+                byRound.append(row)
+            }
+            for index in options.workerCounts.indices {
+                measurements.append(combine(byRound.map { $0[index] }))
             }
         }
         return Report(studentPreset: options.studentPreset, teacherPreset: options.teacherPreset, batchSize: options.batchSize,
                       microShards: options.microShards, steps: options.steps, warmup: options.warmup, blasCore: BLAS.coreName,
                       processorCount: ProcessInfo.processInfo.activeProcessorCount, measurements: measurements)
+    }
+
+    /// One configuration over several rounds: the medians of its figures
+    /// (each taken alone), and the range of its per-round speed-ups.
+    static func combine(_ rounds: [Measurement]) -> Measurement {
+        precondition(!rounds.isEmpty, "combine needs at least one round")
+        var combined = rounds[0]
+        guard rounds.count > 1 else { return combined }
+        func median(_ key: KeyPath<Measurement, Double>) -> Double {
+            let sorted = rounds.map { $0[keyPath: key] }.sorted()
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+        combined.pairsPerSecond = median(\.pairsPerSecond)
+        combined.medianStepSeconds = median(\.medianStepSeconds)
+        combined.computeSeconds = median(\.computeSeconds)
+        combined.communicationSeconds = median(\.communicationSeconds)
+        combined.waitingSeconds = median(\.waitingSeconds)
+        combined.communicationFraction = median(\.communicationFraction)
+        combined.bytesPerStep = median(\.bytesPerStep)
+        combined.speedup = median(\.speedup)
+        combined.speedupRange = [rounds.map(\.speedup).min() ?? 1, rounds.map(\.speedup).max() ?? 1]
+        combined.rounds = rounds.count
+        return combined
     }
 
     /// Writes the dataset (synthetic shapes as PNG files and a JSONL
@@ -137,9 +176,9 @@ public enum ClusterBenchmark {
         return (manifestPath, teacherPath, cachePath)
     }
 
-    static func measure(workers: Int, cached: Bool, root: String, manifest: String, teacher: String, cache: String,
+    static func measure(workers: Int, cached: Bool, round: Int, root: String, manifest: String, teacher: String, cache: String,
                         options: Options) throws -> Measurement {
-        let name = "w\(workers)-\(cached ? "cache" : "forward")"
+        let name = "w\(workers)-\(cached ? "cache" : "forward")-r\(round + 1)"
         let configPath = root + "/\(name).yaml"
         let out = root + "/\(name)"
         let studentPath = URL(fileURLWithPath: options.studentPreset).standardizedFileURL.path
