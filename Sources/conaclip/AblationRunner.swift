@@ -395,8 +395,9 @@ final class AblationRunner {
         appendLine(text, to: logPath(cell))
     }
 
+    /// Appends to a cell's log, best effort: a log that cannot be written never stops the grid.
     private func appendLine(_ text: String, to file: String) {
-        if !FileManager.default.fileExists(atPath: file) { FileManager.default.createFile(atPath: file, contents: nil) }
+        if !FileManager.default.fileExists(atPath: file) { _ = FileManager.default.createFile(atPath: file, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: file) else { return }
         defer { try? handle.close() }
         _ = try? handle.seekToEnd()
