@@ -252,6 +252,28 @@ import Testing
         #expect(try Self.digest("run", in: directory) == reference.final)
     }
 
+    @Test func aDivergedRunStopsWithAClearErrorInsteadOfRecomputingForever() throws {
+        let directory = try TrainCommandTests.workspace()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A learning rate that blows the weights up: the third step's embeddings are not finite on any worker.
+        let smoke = try String(contentsOf: CLIRunner.repositoryRoot.appendingPathComponent("configs/smoke.yaml"), encoding: .utf8)
+        var diverged = smoke
+        for (old, new) in [("pretrain_steps: 8", "pretrain_steps: 0"), ("lr: 2.0e-3", "lr: 1.0e+8"), ("warmup_steps: 2", "warmup_steps: 0"),
+                           ("max_grad_norm: 1.0", "max_grad_norm: .inf")] {
+            #expect(diverged.contains(old), "smoke.yaml no longer says \(old)")
+            diverged = diverged.replacingOccurrences(of: old, with: new)
+        }
+        try diverged.write(to: directory.appendingPathComponent("diverged.yaml"), atomically: true, encoding: .utf8)
+        let single = try CLIRunner.run(["train", "--config", "diverged.yaml", "--out", "single", "--progress", "none"], in: directory, timeout: 120)
+        #expect(single.status != 0 && single.stderr.contains("step 3: the loss is"), "\(single.stderr)")
+        let launch = try ClusterProcess(["launch", "--workers", "2", "--config", "diverged.yaml", "--out", "run", "--progress", "lines"],
+                                        in: directory, name: "launch")
+        #expect(try launch.waitForExit(timeout: 120) == 1, "\(launch.stderr)")
+        #expect(launch.stderr.contains("step 3 shard"), "\(launch.stderr)")
+        #expect(launch.stderr.contains("the run cannot go on"), "\(launch.stderr)")
+        #expect(launch.stderr.contains("lower optimizer.lr"), "\(launch.stderr)")
+    }
+
     // MARK: - Hostile peers
 
     @Test func aWorkerWithAKeyOffTheAllowListIsRefused() throws {

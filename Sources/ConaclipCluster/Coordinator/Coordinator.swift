@@ -397,11 +397,14 @@ public final class Coordinator {
         }
     }
 
-    /// The task of the current step and phase that a message's header names, if `worker` holds it.
+    /// The task a message from `worker` answers, if it holds it: the one its
+    /// header names, or for a message that names no micro-shard (an error
+    /// report) its oldest task of that step, since a worker computes its
+    /// tasks in the order they were sent and answers each before the next.
     private func heldTask(_ header: WireHeader?, of worker: WorkerEntry) -> TaskKey? {
         guard let header else { return nil }
         return worker.inFlight.first { entry in
-            header.step == UInt64(entry.key.step) && (header.microShard.map { Int($0) == entry.key.shard } ?? (worker.inFlight.count == 1))
+            header.step == UInt64(entry.key.step) && (header.microShard.map { Int($0) == entry.key.shard } ?? true)
         }?.key
     }
 

@@ -342,6 +342,12 @@ final class WorkerCompute {
             signalNetwork()
         } catch {
             logger.error("cannot encode a \(message.type) message: \(error)")
+            // A result that cannot be sent (non-finite embeddings or gradients of a diverged run) is reported as a
+            // failed task, so the coordinator recomputes it elsewhere or, if every worker fails it, stops the run.
+            guard message.type == .embeddings || message.type == .gradient else { return }
+            let what = shard.map { "step \(step + 1) shard \($0)" } ?? "step \(step + 1)"
+            send(.error(PeerError(code: .computationFailed, message: "\(what): the \(message.type) cannot be sent: \(error) "
+                + "(a diverged run? lower optimizer.lr)")), step: step, shard: shard)
         }
     }
 

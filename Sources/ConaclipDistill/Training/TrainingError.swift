@@ -8,9 +8,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     case clipping(GradientClippingError)
     case optimizer(OptimizerError)
     case schedule(LearningRateScheduleError)
-    /// The loss of a step is NaN or infinite; the weights were not changed.
+    /// The loss of a step (0-based index) is NaN or infinite; the weights were not changed.
     case nonFiniteLoss(step: Int, value: Double)
-    /// The gradient of a step is NaN or infinite; the weights were not changed.
+    /// The gradient of a step (0-based index) is NaN or infinite; the weights were not changed.
     case nonFiniteGradient(step: Int, norm: Double)
     /// A batch does not fit the models (wrong sizes); a bug in the batch source.
     case batchShape(String)
@@ -33,9 +33,9 @@ public enum TrainingError: Error, CustomStringConvertible {
         case let .optimizer(error): return "optimizer: \(error)"
         case let .schedule(error): return "learning-rate schedule: \(error)"
         case let .nonFiniteLoss(step, value):
-            return "step \(step): the loss is \(value), so the step was not applied; lower optimizer.lr or check the data"
+            return "step \(step + 1): the loss is \(value), so the step was not applied; lower optimizer.lr or check the data"
         case let .nonFiniteGradient(step, norm):
-            return "step \(step): the gradient norm is \(norm), so the step was not applied; lower optimizer.lr or check the data"
+            return "step \(step + 1): the gradient norm is \(norm), so the step was not applied; lower optimizer.lr or check the data"
         case let .batchShape(reason): return "batch: \(reason)"
         case let .teacher(reason): return "teacher: \(reason)"
         case let .data(reason): return "data: \(reason)"
