@@ -15,6 +15,9 @@ public enum ClusterError: Error, CustomStringConvertible {
     case refused(String)
     /// No coordinator answered for too long.
     case coordinatorUnreachable(String)
+    /// A task failed on several workers (a diverged run, or data every worker
+    /// fails on), so recomputing it elsewhere cannot help.
+    case taskFailedEverywhere(String)
 
     public var description: String {
         switch self {
@@ -28,6 +31,7 @@ public enum ClusterError: Error, CustomStringConvertible {
         case let .configurationMismatch(reason): return "configuration mismatch: \(reason)"
         case let .refused(reason): return "refused by the coordinator: \(reason)"
         case let .coordinatorUnreachable(reason): return reason
+        case let .taskFailedEverywhere(reason): return reason
         }
     }
 }

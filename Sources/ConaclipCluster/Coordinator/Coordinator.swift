@@ -556,8 +556,8 @@ public final class Coordinator {
             let failures = taskFailures[key, default: []]
             if Set(failures).count >= 2 || failures.count >= 3 {
                 let names = failures.compactMap { workers[$0]?.name ?? "worker \($0)" }
-                fatal = .training(.data("\(key) failed \(failures.count) times (\(names.joined(separator: ", "))), last: \(reason); "
-                    + "the run cannot go on (a diverged loss, or data every worker fails on)"))
+                fatal = .taskFailedEverywhere("\(key) failed \(failures.count) times (\(names.joined(separator: ", "))), last: \(reason); "
+                    + "the run cannot go on (a diverged loss, or data every worker fails on)")
             }
         }
         quarantineIfNeeded(worker)
