@@ -19,6 +19,21 @@ public enum ClusterError: Error, CustomStringConvertible {
     /// fails on), so recomputing it elsewhere cannot help.
     case taskFailedEverywhere(String)
 
+    /// `error` as a cluster error: the case that carries its type, or
+    /// `.setup` with its description. For the untyped `throws` of set-up code.
+    init(wrapping error: any Error) {
+        switch error {
+        case let error as ClusterError: self = error
+        case let error as TrainingError: self = .training(error)
+        case let error as ClusterTransportError: self = .transport(error)
+        case let error as ZeroMQError: self = .zeroMQ(error)
+        case let error as SecurityError: self = .security(error)
+        case let error as ProtocolError: self = .protocolError(error)
+        case let error as FaultSpecError: self = .fault(error)
+        default: self = .setup("\(error)")
+        }
+    }
+
     public var description: String {
         switch self {
         case let .training(error): return error.description

@@ -197,14 +197,8 @@ public final class Coordinator {
             if let file = options.endpointFile { try Self.writeAtomically(bound + "\n", to: file) }
             logger.info("listening", metadata: ["endpoint": "\(bound)", "security": "\(authenticator == nil ? "plaintext" : "CURVE")",
                                                 "min-workers": "\(minWorkers)"])
-        } catch let error as ClusterError {
-            throw error
-        } catch let error as ClusterTransportError {
-            throw .transport(error)
-        } catch let error as ZeroMQError {
-            throw .zeroMQ(error)
         } catch {
-            throw .setup("\(error)")
+            throw ClusterError(wrapping: error)
         }
     }
 
@@ -264,14 +258,8 @@ public final class Coordinator {
                     .weights(WeightsUpdate(weightsVersion: 0, parameterDigest: digest, model: .teacher)),
                     envelope: WireEnvelope(runID: runID), floats: UnsafeBufferPointer(teacher.parameters.values.buffer))
             }
-        } catch let error as ClusterError {
-            throw error
-        } catch let error as TrainingError {
-            throw .training(error)
-        } catch let error as ProtocolError {
-            throw .protocolError(error)
         } catch {
-            throw .setup("\(error)")
+            throw ClusterError(wrapping: error)
         }
     }
 

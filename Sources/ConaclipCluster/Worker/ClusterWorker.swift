@@ -77,12 +77,8 @@ public final class ClusterWorker {
                                           .handshakeSucceeded, .disconnected])
             wake = try ZeroMQSocket(context: context, type: .pair, linger: .zero)
             try wake.bind(shared.wakeEndpoint)
-        } catch let error as ClusterTransportError {
-            throw .transport(error)
-        } catch let error as ZeroMQError {
-            throw .zeroMQ(error)
         } catch {
-            throw .setup("\(error)")
+            throw ClusterError(wrapping: error)
         }
         let logger = self.logger, ownConfig = options.config, scratch = options.scratchDirectory, faults = options.faults
         let thread = Thread {
