@@ -800,23 +800,18 @@ public final class Coordinator {
         }
     }
 
-    /// When the task a result answers was sent to `worker` (nil if it holds no such task).
-    private func sentTime(_ header: WireHeader, phase resultPhase: ShardPhase, of worker: WorkerEntry) -> ContinuousClock.Instant? {
-        guard let shard = header.microShard else { return nil }
-        let key = TaskKey(step: Int(header.step), phase: resultPhase, shard: Int(shard))
-        return worker.inFlightIndex(of: key).map { worker.inFlight[$0].sent }
-    }
-
     /// Common checks of a result: the current step and phase, the sender's
-    /// weights, not a duplicate. Returns the shard, or nil when the result is
+    /// weights, not a duplicate. Returns the shard and when its task was sent
+    /// to `worker` (nil if it no longer held it), or nil when the result is
     /// dropped (after freeing the sender).
     private func admit(_ header: WireHeader, phase resultPhase: ShardPhase, weightsVersion: UInt64,
-                       from worker: WorkerEntry) -> Int? {
+                       from worker: WorkerEntry) -> (shard: Int, sent: ContinuousClock.Instant?)? {
         guard let rawShard = header.microShard else { return nil }
         let shard = Int(rawShard)
         let key = TaskKey(step: Int(header.step), phase: resultPhase, shard: shard)
+        var sent: ContinuousClock.Instant?
         if let index = worker.inFlightIndex(of: key) {
-            worker.inFlight.remove(at: index)
+            sent = worker.inFlight.remove(at: index).sent
             // The next queued task has been computing since about now (the
             // straggler clock of a queued task starts when it can run).
             if let next = worker.inFlight.first, next.key.step == stepsDone, next.key.phase == phase, next.key.shard < tasks.count,
@@ -837,7 +832,7 @@ public final class Coordinator {
             refuseResult(from: worker, header: header, reason: "computed with weights \(weightsVersion), the step uses \(stepsDone)")
             return nil
         }
-        return shard
+        return (shard, sent)
     }
 
     /// Adds an accepted task to the step's timing. A task queued behind
@@ -857,8 +852,7 @@ public final class Coordinator {
     }
 
     private func acceptEmbeddings(_ body: ShardEmbeddings, _ message: DecodedMessage, from worker: WorkerEntry) throws(ClusterError) {
-        let sent = sentTime(message.header, phase: .embeddings, of: worker)
-        guard let shard = admit(message.header, phase: .embeddings, weightsVersion: body.weightsVersion, from: worker) else { return }
+        guard let (shard, sent) = admit(message.header, phase: .embeddings, weightsVersion: body.weightsVersion, from: worker) else { return }
         let expected = matrices.map { EmbeddingBlock(kind: Self.kind($0), rows: UInt32(shardSize), columns: UInt32(width)) }
         guard body.blocks == expected else {
             refuseResult(from: worker, header: message.header, reason: "embeddings blocks \(body.blocks) are not \(expected)")
@@ -881,8 +875,7 @@ public final class Coordinator {
 
     private func acceptGradient(_ body: ShardGradient, _ message: DecodedMessage, from worker: WorkerEntry) throws(ClusterError) {
         let resultPhase: ShardPhase = config.loss.shardLocalNegatives ? .shardLocal : .gradient
-        let sent = sentTime(message.header, phase: resultPhase, of: worker)
-        guard let shard = admit(message.header, phase: resultPhase, weightsVersion: body.weightsVersion, from: worker) else { return }
+        guard let (shard, sent) = admit(message.header, phase: resultPhase, weightsVersion: body.weightsVersion, from: worker) else { return }
         guard message.floats.count == parameterCount, Int(body.sampleCount) == shardSize else {
             refuseResult(from: worker, header: message.header,
                          reason: "a gradient of \(message.floats.count) floats for \(body.sampleCount) samples; expected \(parameterCount) for \(shardSize)")
